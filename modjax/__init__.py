@@ -1,0 +1,14 @@
+"""modjax: MXNet 1.x's Symbol and Module API on JAX. Use it as ``import modjax as mx``."""
+from . import base  # noqa: F401
+from .base import MXNetError  # noqa: F401
+from .context import Context, cpu, gpu, tpu, cpu_pinned, current_context, num_gpus  # noqa: F401
+from . import context, random  # noqa: F401
+from . import ops  # noqa: F401
+from . import ndarray, symbol  # noqa: F401
+from . import symbol as sym  # noqa: F401
+from . import ndarray as nd  # noqa: F401
+from .symbol import naming as name  # noqa: F401
+from .symbol.naming import AttrScope  # noqa: F401
+from . import executor  # noqa: F401
+
+__version__ = "0.1.0"

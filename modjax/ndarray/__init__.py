@@ -1,0 +1,7 @@
+"""``mx.nd``: NDArray, creation functions, the .params format and every operator, eagerly."""
+from .. import ops as _ops  # noqa: F401  (registers the operators)
+from .ndarray import (NDArray, array, zeros, ones, full, empty, arange, waitall,  # noqa: F401
+                      concatenate)
+from .op_functions import install as _install, invoke  # noqa: F401
+
+_install(globals())

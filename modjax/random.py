@@ -1,0 +1,42 @@
+"""Global random state: ``mx.random.seed`` and the JAX keys every random draw takes.
+
+Every consumer (initializers, nd samplers, Dropout inside executors) calls ``next_key()``, which
+splits a process-wide key; ``seed(s)`` resets it, so runs are reproducible.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import jax
+
+__all__ = ["seed", "next_key", "current_seed"]
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {"seed": 0, "key": None}
+
+
+def seed(seed_state: int, ctx: Any = "all") -> None:
+    """Seed every random draw of modjax (``ctx`` is accepted for MXNet compatibility)."""
+    if not isinstance(seed_state, (int,)) or isinstance(seed_state, bool):
+        try:
+            seed_state = int(seed_state)
+        except (TypeError, ValueError) as err:
+            from .base import MXNetError
+            raise MXNetError(f"seed must be an integer, got {seed_state!r}") from err
+    with _lock:
+        _state["seed"] = int(seed_state)
+        _state["key"] = jax.random.key(int(seed_state) & 0xFFFFFFFF)
+
+
+def current_seed() -> int:
+    return _state["seed"]
+
+
+def next_key() -> jax.Array:
+    """A fresh JAX key from the global stream."""
+    with _lock:
+        if _state["key"] is None:
+            _state["key"] = jax.random.key(_state["seed"])
+        _state["key"], sub = jax.random.split(_state["key"])
+        return sub

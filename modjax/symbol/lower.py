@@ -1,0 +1,114 @@
+"""Lowering: a Symbol becomes one pure JAX function, traced once per input shape.
+
+``LoweredGraph(sym).run(args, aux, key, is_train) -> (outputs, new_aux)`` walks a plan fixed at
+lowering time; under ``jax.jit`` the walk happens once, at trace time, so nothing runs per node
+when the compiled executable runs. Everything else (Executor, Module, nd) is built on it.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from ..base import MXNetError
+from ..ops.registry import OpCtx
+from .graph import Node
+
+__all__ = ["LoweredGraph"]
+
+
+class LoweredGraph:
+    """A symbol's computation as a pure function of named arrays.
+
+    Attributes: ``arg_names``, ``aux_names``, ``output_names``, ``loss_heads`` (which outputs
+    ignore their head gradient), ``needs_key`` (whether it draws random numbers).
+    """
+
+    def __init__(self, sym: Any):
+        self.symbol = sym
+        nodes: list[Node] = sym._nodes()
+        _, arg_nodes, aux_nodes = sym._variable_roles()
+        self.arg_names = [n.name for n in arg_nodes]
+        self.aux_names = [n.name for n in aux_nodes]
+        for names, what in ((self.arg_names, "argument"), (self.aux_names, "auxiliary state")):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise MXNetError(f"the symbol has several distinct {what} variables named {dup}; "
+                                 "names must be unique to bind")
+        self.output_names = sym.list_outputs()
+        aux_ids = {id(n) for n in aux_nodes}
+        index = {id(n): i for i, n in enumerate(nodes)}
+        self._plan: list[tuple] = []
+        for i, node in enumerate(nodes):
+            if node.is_variable:
+                self._plan.append(("aux" if id(node) in aux_ids else "arg", node.name))
+                continue
+            p = node.params
+            ins = [(index[id(src)], idx) for src, idx, _ in node.inputs]
+            n_aux = len(node.op.list_aux(p))
+            aux_targets = [src.name if src.is_variable else None
+                           for src, _, _ in node.inputs[len(node.inputs) - n_aux:]] if n_aux else []
+            self._plan.append(("op", node.op, p, ins, len(ins) - n_aux, aux_targets, node.name))
+        self._heads = [(index[id(n)], i) for n, i in sym._heads]
+        self.arg_rewrites: list[tuple[str, Any]] = []
+        for node in nodes:
+            if node.op is not None and node.op.rewrites_args is not None:
+                rules = node.op.rewrites_args(node.params)
+                for (src, _, _), arg in zip(node.inputs, node.arg_names()):
+                    if arg in rules and src.is_variable:
+                        self.arg_rewrites.append((src.name, rules[arg]))
+        self.loss_heads = [(not n.is_variable) and n.op.loss for n, _ in sym._heads]
+        self.needs_key = any(not n.is_variable and n.op.needs_key for n in nodes)
+
+    def apply_rewrites(self, args: dict[str, jax.Array]) -> dict[str, jax.Array]:
+        """Arguments as MXNet leaves them after a forward (fix_gamma BatchNorm's gamma is 1)."""
+        if not self.arg_rewrites:
+            return args
+        args = dict(args)
+        for name, fn in self.arg_rewrites:
+            args[name] = fn(args[name])
+        return args
+
+    def run(self, args: dict[str, jax.Array], aux: dict[str, jax.Array], key: Any = None,
+            is_train: bool = False) -> tuple[list[jax.Array], dict[str, jax.Array]]:
+        """Evaluate the graph: (outputs in ``output_names`` order, updated aux states)."""
+        values: list[Sequence[jax.Array]] = []
+        new_aux = dict(aux)
+        for step, entry in enumerate(self._plan):
+            kind = entry[0]
+            if kind == "arg":
+                values.append((args[entry[1]],))
+                continue
+            if kind == "aux":
+                values.append((new_aux[entry[1]],))
+                continue
+            _, op, p, ins, n_args, aux_targets, name = entry
+            inputs = [values[j][k] for j, k in ins]
+            sub = jax.random.fold_in(key, step) if op.needs_key and key is not None else None
+            outs, upd = op.forward(p, inputs[:n_args], inputs[n_args:], OpCtx(is_train, sub))
+            if is_train:
+                for target, value in zip(aux_targets, upd):
+                    if target is not None:
+                        new_aux[target] = value
+            values.append(outs)
+        return [values[j][k] for j, k in self._heads], new_aux
+
+    def forward_and_vjp(self, args: dict[str, jax.Array], aux: dict[str, jax.Array], key: Any,
+                        diff_names: Sequence[str], head_grads: Sequence[Any] | None
+                        ) -> tuple[list[jax.Array], dict[str, jax.Array], dict[str, jax.Array]]:
+        """Training forward plus gradients of ``diff_names``; loss heads need no head gradient."""
+        diff = {n: args[n] for n in diff_names}
+        rest = {n: v for n, v in args.items() if n not in diff}
+
+        def f(d: dict[str, jax.Array]):
+            outs, new_aux = self.run({**rest, **d}, aux, key, True)
+            return outs, new_aux
+
+        outs, vjp_fn, new_aux = jax.vjp(f, diff, has_aux=True)
+        cots = []
+        for i, out in enumerate(outs):
+            g = None if head_grads is None else head_grads[i]
+            cots.append(jnp.ones_like(out) if g is None else jnp.asarray(g, out.dtype))
+        (grads,) = vjp_fn(cots)
+        return outs, new_aux, grads

@@ -1,0 +1,28 @@
+"""``mx.sym.<Op>`` functions, generated from the operator registry."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..ops.registry import all_ops
+from .symbol import Symbol, make_op
+
+__all__ = ["symbol_function", "install"]
+
+
+def symbol_function(op_name: str, py_name: str) -> Callable[..., Symbol]:
+    """The ``mx.sym.<py_name>`` builder; unnamed nodes are named after ``py_name.lower()``."""
+    hint = py_name.lower()
+
+    def fn(*args: Any, **kwargs: Any) -> Symbol:
+        return make_op(op_name, hint, args, kwargs)
+
+    fn.__name__ = py_name
+    fn.__doc__ = all_ops()[op_name].doc
+    return fn
+
+
+def install(namespace: dict[str, Any]) -> None:
+    """Add a builder for every registered operator name that the namespace lacks."""
+    for name in all_ops():
+        if name not in namespace:
+            namespace[name] = symbol_function(name, name)
