@@ -98,7 +98,10 @@ def atomic_write(fname: str | os.PathLike, data: bytes) -> None:
     fname = os.fspath(fname)
     folder = os.path.dirname(os.path.abspath(fname))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(fname) + "-", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would create it, not mkstemp's 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -14,7 +14,7 @@ import json
 import math
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy
 
@@ -26,6 +26,9 @@ __all__ = [
     "Loss", "Torch", "Caffe", "CustomMetric", "np", "create", "register", "alias",
     "check_label_shapes", "MetricShapeError", "MetricValueError",
 ]
+
+
+Names = Optional[List[str]]  # output_names / label_names
 
 
 class MetricShapeError(MXNetError, ValueError):
@@ -67,26 +70,22 @@ def check_label_shapes(labels: Any, preds: Any, wrap: bool = False,
 
     With ``wrap``, a single array is wrapped into a one-element list (after the check).
     """
-    if shape:
-        label_shape, pred_shape = tuple(labels.shape), tuple(preds.shape)
-    else:
-        label_shape, pred_shape = len(labels), len(preds)
+    label_shape, pred_shape = ((tuple(labels.shape), tuple(preds.shape)) if shape
+                               else (len(labels), len(preds)))
     if label_shape != pred_shape:
         raise MetricShapeError(f"Shape of labels {label_shape} does not match shape of "
                                f"predictions {pred_shape}")
     if wrap:
-        if _is_array(labels):
-            labels = [labels]
-        if _is_array(preds):
-            preds = [preds]
+        labels = [labels] if _is_array(labels) else labels
+        preds = [preds] if _is_array(preds) else preds
     return labels, preds
 
 
 class EvalMetric:
     """Base class of all metrics: local (``num_inst``/``sum_metric``) and global accumulators."""
 
-    def __init__(self, name: str, output_names: list[str] | None = None,
-                 label_names: list[str] | None = None, **kwargs: Any):
+    def __init__(self, name: str, output_names: Names = None,
+                 label_names: Names = None, **kwargs: Any):
         self.name = str(name)
         self.output_names = output_names
         self.label_names = label_names
@@ -106,14 +105,10 @@ class EvalMetric:
 
     def update_dict(self, label: dict[str, Any], pred: dict[str, Any]) -> None:
         """Update from name->array dicts, picking ``output_names``/``label_names`` (all if None)."""
-        if self.output_names is not None:
-            pred = [pred[name] for name in self.output_names]
-        else:
-            pred = list(pred.values())
-        if self.label_names is not None:
-            label = [label[name] for name in self.label_names]
-        else:
-            label = list(label.values())
+        pred = list(pred.values()) if self.output_names is None else \
+            [pred[name] for name in self.output_names]
+        label = list(label.values()) if self.label_names is None else \
+            [label[name] for name in self.label_names]
         self.update(label, pred)
 
     def update(self, labels: Sequence[Any], preds: Sequence[Any]) -> None:
@@ -122,15 +117,12 @@ class EvalMetric:
 
     def reset(self) -> None:
         """Zero the local and the global accumulators."""
-        self.num_inst = 0
-        self.sum_metric = 0.0
-        self.global_num_inst = 0
-        self.global_sum_metric = 0.0
+        self.num_inst, self.sum_metric = 0, 0.0
+        self.global_num_inst, self.global_sum_metric = 0, 0.0
 
     def reset_local(self) -> None:
         """Zero the local accumulators only."""
-        self.num_inst = 0
-        self.sum_metric = 0.0
+        self.num_inst, self.sum_metric = 0, 0.0
 
     def get(self) -> tuple[Any, Any]:
         """``(name, sum_metric / num_inst)``, or ``(name, nan)`` before any instance."""
@@ -148,11 +140,8 @@ class EvalMetric:
 
     @staticmethod
     def _zip_name_value(name: Any, value: Any) -> list[tuple[str, Any]]:
-        if not isinstance(name, list):
-            name = [name]
-        if not isinstance(value, list):
-            value = [value]
-        return list(zip(name, value))
+        return list(zip(name if isinstance(name, list) else [name],
+                        value if isinstance(value, list) else [value]))
 
     def get_name_value(self) -> list[tuple[str, Any]]:
         """``get()`` as a list of ``(name, value)`` pairs."""
@@ -247,7 +236,7 @@ class CompositeEvalMetric(EvalMetric):
     """Several metrics updated together; ``get()`` returns ``([names], [values])``."""
 
     def __init__(self, metrics: list[Any] | None = None, name: str = "composite",
-                 output_names: list[str] | None = None, label_names: list[str] | None = None):
+                 output_names: Names = None, label_names: Names = None):
         self.metrics: list[EvalMetric] = []
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
@@ -317,7 +306,7 @@ class Accuracy(EvalMetric):
     """Fraction of correct predictions (argmax over ``axis`` when pred and label shapes differ)."""
 
     def __init__(self, axis: int = 1, name: str = "accuracy",
-                 output_names: list[str] | None = None, label_names: list[str] | None = None):
+                 output_names: Names = None, label_names: Names = None):
         super().__init__(name, axis=axis, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
         self.axis = axis
@@ -340,7 +329,7 @@ class TopKAccuracy(EvalMetric):
     """Fraction of samples whose label is among the ``top_k`` highest predictions."""
 
     def __init__(self, top_k: int = 1, name: str = "top_k_accuracy",
-                 output_names: list[str] | None = None, label_names: list[str] | None = None):
+                 output_names: Names = None, label_names: Names = None):
         super().__init__(name, top_k=top_k, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
         self.top_k = top_k
@@ -372,9 +361,7 @@ class TopKAccuracy(EvalMetric):
 
 
 class _BinaryStats:
-    """True/false positive/negative counts, local and global, for binary F1 and MCC."""
-
-    _FIELDS = ("true_positives", "false_negatives", "false_positives", "true_negatives")
+    """Confusion counts ``[tp, fn, fp, tn]``, local and global, for binary F1 and MCC."""
 
     def __init__(self) -> None:
         self.reset_stats()
@@ -387,59 +374,44 @@ class _BinaryStats:
         if len(numpy.unique(label)) > 2:
             raise MetricValueError(f"{owner} currently only supports binary classification.")
         # (N, 1) labels broadcast against (N,) predictions here, exactly as in MXNet
-        pred_true = pred_label == 1
-        pred_false = 1 - pred_true
-        label_true = label == 1
-        label_false = 1 - label_true
-        counts = {"true_positives": (pred_true * label_true).sum(),
-                  "false_positives": (pred_true * label_false).sum(),
-                  "false_negatives": (pred_false * label_true).sum(),
-                  "true_negatives": (pred_false * label_false).sum()}
-        for field, value in counts.items():
-            setattr(self, field, getattr(self, field) + int(value))
-            setattr(self, "global_" + field, getattr(self, "global_" + field) + int(value))
-
-    def _counts(self, use_global: bool) -> tuple[int, int, int, int]:
-        pre = "global_" if use_global else ""
-        return tuple(getattr(self, pre + f) for f in self._FIELDS)  # type: ignore[return-value]
+        pred_true, label_true = pred_label == 1, label == 1
+        pred_false, label_false = 1 - pred_true, 1 - label_true
+        counts = [int((p * q).sum()) for p, q in ((pred_true, label_true), (pred_false, label_true),
+                                                   (pred_true, label_false),
+                                                   (pred_false, label_false))]
+        self.local = [a + c for a, c in zip(self.local, counts)]
+        self.glob = [a + c for a, c in zip(self.glob, counts)]
 
     def fscore(self, use_global: bool = False) -> float:
-        tp, fn, fp, _ = self._counts(use_global)
+        tp, fn, fp, _ = self.glob if use_global else self.local
         precision = float(tp) / (tp + fp) if tp + fp > 0 else 0.
         recall = float(tp) / (tp + fn) if tp + fn > 0 else 0.
-        if precision + recall > 0:
-            return 2 * precision * recall / (precision + recall)
-        return 0.
+        return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.
 
     def total_examples(self, use_global: bool = False) -> int:
-        return sum(self._counts(use_global))
+        return sum(self.glob if use_global else self.local)
 
     def matthewscc(self, use_global: bool = False) -> float:
         """Matthews correlation; zero factors of the denominator count as 1."""
         if not self.total_examples(use_global):
             return 0.
-        tp, fn, fp, tn = (float(v) for v in self._counts(use_global))
+        tp, fn, fp, tn = (float(v) for v in (self.glob if use_global else self.local))
         denom = 1.
         for t in (tp + fp, tp + fn, tn + fp, tn + fn):
-            if t != 0.:
-                denom *= t
+            denom *= t if t != 0. else 1.
         return ((tp * tn) - (fp * fn)) / math.sqrt(denom)
 
     def local_reset_stats(self) -> None:
-        for f in self._FIELDS:
-            setattr(self, f, 0)
+        self.local = [0, 0, 0, 0]
 
     def reset_stats(self) -> None:
-        for f in self._FIELDS:
-            setattr(self, f, 0)
-            setattr(self, "global_" + f, 0)
+        self.local, self.glob = [0, 0, 0, 0], [0, 0, 0, 0]
 
 
 class _BinaryMetric(EvalMetric):
     """Shared update logic of F1 and MCC (``macro``: one score per update call)."""
 
-    def __init__(self, name: str, output_names: list[str] | None, label_names: list[str] | None,
-                 average: str):
+    def __init__(self, name: str, output_names: Names, label_names: Names, average: str):
         self.average = average
         self._stats = _BinaryStats()
         EvalMetric.__init__(self, name=name, output_names=output_names, label_names=label_names,
@@ -477,8 +449,8 @@ class _BinaryMetric(EvalMetric):
 class F1(_BinaryMetric):
     """Binary F1 score (label 1 is positive, prediction = argmax over axis 1)."""
 
-    def __init__(self, name: str = "f1", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None, average: str = "macro"):
+    def __init__(self, name: str = "f1", output_names: Names = None,
+                 label_names: Names = None, average: str = "macro"):
         super().__init__(name, output_names, label_names, average)
 
     def _score(self, use_global: bool) -> float:
@@ -489,8 +461,8 @@ class F1(_BinaryMetric):
 class MCC(_BinaryMetric):
     """Binary Matthews correlation coefficient."""
 
-    def __init__(self, name: str = "mcc", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None, average: str = "macro"):
+    def __init__(self, name: str = "mcc", output_names: Names = None,
+                 label_names: Names = None, average: str = "macro"):
         super().__init__(name, output_names, label_names, average)
 
     def _score(self, use_global: bool) -> float:
@@ -502,7 +474,7 @@ class Perplexity(EvalMetric):
     """``exp(-mean(log p[label]))`` over the non-ignored labels (probabilities floored at 1e-10)."""
 
     def __init__(self, ignore_label: int | None, axis: int = -1, name: str = "perplexity",
-                 output_names: list[str] | None = None, label_names: list[str] | None = None):
+                 output_names: Names = None, label_names: Names = None):
         super().__init__(name, ignore_label=ignore_label, output_names=output_names,
                          label_names=label_names, has_global_stats=True)
         self.ignore_label = ignore_label
@@ -566,8 +538,7 @@ class _BatchRegression(EvalMetric):
 class MAE(_BatchRegression):
     """Mean absolute error, averaged over batches."""
 
-    def __init__(self, name: str = "mae", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+    def __init__(self, name: str = "mae", output_names: Names = None, label_names: Names = None):
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
 
@@ -579,8 +550,7 @@ class MAE(_BatchRegression):
 class MSE(_BatchRegression):
     """Mean squared error, averaged over batches."""
 
-    def __init__(self, name: str = "mse", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+    def __init__(self, name: str = "mse", output_names: Names = None, label_names: Names = None):
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
 
@@ -592,8 +562,7 @@ class MSE(_BatchRegression):
 class RMSE(_BatchRegression):
     """Root mean squared error of each batch, averaged over batches."""
 
-    def __init__(self, name: str = "rmse", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+    def __init__(self, name: str = "rmse", output_names: Names = None, label_names: Names = None):
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
 
@@ -604,8 +573,7 @@ class RMSE(_BatchRegression):
 class _LogLikelihood(EvalMetric):
     """``-sum(log(p[i, label_i] + eps))`` per sample (CrossEntropy and NegativeLogLikelihood)."""
 
-    def __init__(self, eps: float, name: str, output_names: list[str] | None,
-                 label_names: list[str] | None):
+    def __init__(self, eps: float, name: str, output_names: Names, label_names: Names):
         super().__init__(name, eps=eps, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
         self.eps = eps
@@ -628,7 +596,7 @@ class CrossEntropy(_LogLikelihood):
     """Mean cross entropy of the predicted probability of each label."""
 
     def __init__(self, eps: float = 1e-12, name: str = "cross-entropy",
-                 output_names: list[str] | None = None, label_names: list[str] | None = None):
+                 output_names: Names = None, label_names: Names = None):
         super().__init__(eps, name, output_names, label_names)
 
 
@@ -638,7 +606,7 @@ class NegativeLogLikelihood(_LogLikelihood):
     """Mean negative log-likelihood (same formula as CrossEntropy)."""
 
     def __init__(self, eps: float = 1e-12, name: str = "nll-loss",
-                 output_names: list[str] | None = None, label_names: list[str] | None = None):
+                 output_names: Names = None, label_names: Names = None):
         super().__init__(eps, name, output_names, label_names)
 
 
@@ -647,8 +615,8 @@ class NegativeLogLikelihood(_LogLikelihood):
 class PearsonCorrelation(EvalMetric):
     """Pearson correlation; ``macro``: mean of per-batch values, ``micro``: streaming estimate."""
 
-    def __init__(self, name: str = "pearsonr", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None, average: str = "macro"):
+    def __init__(self, name: str = "pearsonr", output_names: Names = None,
+                 label_names: Names = None, average: str = "macro"):
         self.average = average
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
@@ -657,13 +625,8 @@ class PearsonCorrelation(EvalMetric):
 
     def reset_micro(self) -> None:
         """Zero the streaming (micro) accumulators."""
-        self._sse_p = 0
-        self._mean_p = 0
-        self._sse_l = 0
-        self._mean_l = 0
-        self._pred_nums = 0
-        self._label_nums = 0
-        self._conv = 0
+        self._sse_p = self._mean_p = self._sse_l = self._mean_l = 0
+        self._pred_nums = self._label_nums = self._conv = 0
 
     def reset(self) -> None:
         super().reset()
@@ -715,8 +678,8 @@ class PearsonCorrelation(EvalMetric):
 class PCC(EvalMetric):
     """Multiclass Matthews correlation from a growing confusion matrix (nan when degenerate)."""
 
-    def __init__(self, name: str = "pcc", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None, has_global_stats: bool = True):
+    def __init__(self, name: str = "pcc", output_names: Names = None,
+                 label_names: Names = None, has_global_stats: bool = True):
         self.k = 2
         super().__init__(name=name, output_names=output_names, label_names=label_names,
                          has_global_stats=has_global_stats)
@@ -780,8 +743,7 @@ class PCC(EvalMetric):
 class Loss(EvalMetric):
     """Mean of the outputs themselves (labels ignored); a single array is accepted too."""
 
-    def __init__(self, name: str = "loss", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+    def __init__(self, name: str = "loss", output_names: Names = None, label_names: Names = None):
         super().__init__(name, output_names=output_names, label_names=label_names,
                          has_global_stats=True)
 
@@ -797,8 +759,7 @@ class Loss(EvalMetric):
 class Torch(Loss):
     """Dummy metric for torch criterions."""
 
-    def __init__(self, name: str = "torch", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+    def __init__(self, name: str = "torch", output_names: Names = None, label_names: Names = None):
         super().__init__(name, output_names=output_names, label_names=label_names)
 
 
@@ -806,8 +767,7 @@ class Torch(Loss):
 class Caffe(Loss):
     """Dummy metric for caffe criterions."""
 
-    def __init__(self, name: str = "caffe", output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+    def __init__(self, name: str = "caffe", output_names: Names = None, label_names: Names = None):
         super().__init__(name, output_names=output_names, label_names=label_names)
 
 
@@ -816,8 +776,8 @@ class CustomMetric(EvalMetric):
     """A metric from ``feval(label, pred)`` on numpy arrays, returning a value or ``(sum, count)``."""
 
     def __init__(self, feval: Callable[[Any, Any], Any], name: str | None = None,
-                 allow_extra_outputs: bool = False, output_names: list[str] | None = None,
-                 label_names: list[str] | None = None):
+                 allow_extra_outputs: bool = False, output_names: Names = None,
+                 label_names: Names = None):
         if name is None:
             name = feval.__name__
             if name.find("<") != -1:

@@ -2,6 +2,7 @@
 from .. import ops as _ops  # noqa: F401  (registers the operators)
 from .ndarray import (NDArray, array, zeros, ones, full, empty, arange, waitall,  # noqa: F401
                       concatenate)
+from .io import save, load, load_frombuffer  # noqa: F401
 from .op_functions import install as _install, invoke  # noqa: F401
 
 _install(globals())

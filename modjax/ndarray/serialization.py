@@ -79,7 +79,7 @@ def save_bytes(data: ParamData, contexts: Sequence[CtxLike] | Mapping[str, CtxLi
         names, arrays = list(data.keys()), list(data.values())
     elif isinstance(data, (list, tuple)):
         names, arrays = [], list(data)
-    elif hasattr(data, "__array__") or isinstance(data, np.ndarray):
+    elif hasattr(data, "__array__"):
         names, arrays = [], [data]
     else:
         raise MXNetError(f"cannot save {type(data).__name__}: expected a dict str->array, a list of "
@@ -132,8 +132,8 @@ class _Reader:
         dims = self.unpack(("I" if legacy else "q") * ndim, f"{what} dims")
         for d in dims:
             if d < 0 or d > MAX_DIM:
-                raise self.error(f"{what} {dims} has a {'negative' if d < 0 else 'absurd'} dim {d} "
-                                 "(-1 would mean an empty (none) array record)")
+                note = " (-1: an empty (none) array record)" if d == -1 else ""
+                raise self.error(f"{what} {dims} has {'a negative' if d < 0 else 'an absurd'} dim {d}{note}")
         if np.prod([max(d, 1) for d in dims], dtype=object) > MAX_DIM:  # numpy would overflow
             raise self.error(f"{what} {dims} is absurdly large (more than {MAX_DIM} elements)")
         return dims
@@ -252,7 +252,8 @@ def load_bytes(buf: bytes | bytearray | memoryview, source: str = "<bytes>") -> 
             raise r.error(f"name at offset {r.pos - n} is not valid UTF-8 ({err.reason})") from None
     r.where = ""
     if r.pos != len(r.buf):
-        raise r.error(f"{len(r.buf) - r.pos} bytes of trailing garbage at offset {r.pos} after the name table")
+        raise r.error(f"{len(r.buf) - r.pos} bytes of trailing garbage at offset {r.pos} "
+                      "after the name table")
     return dict(zip(names, arrays)) if nnames else arrays
 
 

@@ -37,6 +37,9 @@ class OpCtx:
 
     is_train: bool = False
     key: Any = None  # a jax PRNG key for random ops, else None
+    # the node's inferred output shapes (lists of tuples), given to ops with needs_out_shapes
+    # when lowering; None when run eagerly or under abstract evaluation
+    out_shapes: Any = None
 
 
 NamesSpec = "Sequence[str] | Callable[[Params], Sequence[str]]"
@@ -53,6 +56,10 @@ class OpDef:
     ``forward(p, inputs, aux, ctx) -> (outputs, new_aux)`` is the pure JAX implementation
     (lists of arrays). ``infer_shape(p, in_shapes, out_shapes) -> (in_shapes, out_shapes)`` may
     fill unknowns in either direction; outputs are otherwise found with ``jax.eval_shape``.
+
+    ``needs_out_shapes``: the forward reads ``ctx.out_shapes``, the node's output shapes as shape
+    inference over the whole graph found them (``_zeros(shape=(0, H))`` learns its batch size
+    from its consumers). ``LoweredGraph`` fills it at trace time; eager calls leave it None.
     """
 
     name: str
@@ -68,6 +75,7 @@ class OpDef:
     elementwise: bool = False  # every input and output has one shape
     loss: bool = False  # the head gradient is ignored (loss heads, BlockGrad)
     needs_key: bool = False
+    needs_out_shapes: bool = False  # the forward reads ctx.out_shapes (see the class docstring)
     varargs: str | None = None  # name of the count parameter of variable-input ops (num_args)
     mutate_inputs: Any = None  # defaults to the aux positions
     on_compose: Callable[[Params, str, dict], None] | None = None  # add __init__ hints to inputs

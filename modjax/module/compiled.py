@@ -1,0 +1,110 @@
+"""The compiled executables a Module runs, cached by what makes them differ.
+
+Each executable is compiled ahead of time (``jax.jit(...).lower(...).compile()``) and kept
+under a key of (kind, input shapes and dtypes, trainable names, ...): a key seen before never
+compiles again, and ``compile_count``/``compile_log`` make every compile observable.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from ..symbol.lower import LoweredGraph
+
+__all__ = ["ExecutableCache", "StepFunctions", "spec_of"]
+
+
+def spec_of(tree: Any) -> Any:
+    """The (shape, dtype) skeleton of a pytree of arrays: part of a cache key."""
+    return tuple((k, tuple(v.shape), str(v.dtype)) for k, v in sorted(tree.items())) \
+        if isinstance(tree, dict) else jax.tree_util.tree_structure(tree)
+
+
+class ExecutableCache:
+    """AOT-compiled executables keyed by a hashable key; one compile per key, ever."""
+
+    def __init__(self) -> None:
+        self._table: dict[Any, Any] = {}
+        self._lock = threading.Lock()
+        self.compile_count = 0
+        self.compile_log: list[tuple[Any, float]] = []  # (key, seconds)
+
+    def get(self, key: Any, build: Callable[[], Any], args: Sequence[Any]) -> Any:
+        """The executable for ``key``; compiled from ``build()`` lowered on ``args`` if new."""
+        exe = self._table.get(key)
+        if exe is not None:
+            return exe
+        with self._lock:
+            exe = self._table.get(key)
+            if exe is None:
+                tic = time.perf_counter()
+                exe = build().lower(*args).compile()
+                self.compile_count += 1
+                self.compile_log.append((key, time.perf_counter() - tic))
+                self._table[key] = exe
+        return exe
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class StepFunctions:
+    """The pure functions of one lowered graph that a Module compiles.
+
+    Conventions: ``params`` are every parameter, ``inputs`` the data/label/state arrays, and
+    ``trainable`` the sorted names differentiated (params with a gradient, plus data inputs
+    when ``inputs_need_grad``).
+    """
+
+    def __init__(self, graph: LoweredGraph):
+        self.graph = graph
+
+    def _run(self, params: dict, aux: dict, inputs: dict, key: Any, is_train: bool):
+        return self.graph.run({**params, **inputs}, aux, key, is_train)
+
+    def forward(self, params: dict, aux: dict, inputs: dict, key: Any, is_train: bool = False):
+        """-> outputs (aux updates are not kept: MXNet commits them in backward)."""
+        params = self.graph.apply_rewrites(params)
+        outs, _ = self._run(params, aux, inputs, key, is_train)
+        return outs
+
+    def forward_backward(self, params: dict, aux: dict, inputs: dict, key: Any,
+                         head_grads: Any, trainable: tuple[str, ...]):
+        """-> (outputs, new_aux, grads of ``trainable``); loss heads ignore their head grads."""
+        params = self.graph.apply_rewrites(params)
+        both = {**params, **inputs}
+        diff = {n: both[n] for n in trainable}
+
+        def f(d: dict):
+            merged = {**both, **d}
+            return self.graph.run(merged, aux, key, True)
+
+        outs, vjp_fn, new_aux = jax.vjp(f, diff, has_aux=True)
+        cots = [jnp.ones_like(o) if g is None else g.astype(o.dtype)
+                for o, g in zip(outs, head_grads or [None] * len(outs))]
+        (grads,) = vjp_fn(cots)
+        return outs, new_aux, grads
+
+    @staticmethod
+    def apply_update(tx: optax.GradientTransformation, params: dict, opt_state: Any, grads: dict):
+        """-> (new params, new optimizer state) for the parameters in ``grads``."""
+        sub = {n: params[n] for n in grads}
+        updates, opt_state = tx.update(grads, opt_state, sub)
+        new = optax.apply_updates(sub, updates)
+        return {**params, **{n: new[n].astype(params[n].dtype) for n in new}}, opt_state
+
+    def train_step(self, tx: optax.GradientTransformation, params: dict, aux: dict, opt_state: Any,
+                   inputs: dict, key: Any, trainable: tuple[str, ...]):
+        """One fused step: forward, backward and update. -> (params, aux, opt_state, outputs)."""
+        params = self.graph.apply_rewrites(params)
+        outs, new_aux, grads = self.forward_backward(params, aux, inputs, key, None, trainable)
+        params, opt_state = self.apply_update(tx, params, opt_state, grads)
+        return params, new_aux, opt_state, outs

@@ -1,0 +1,604 @@
+"""Module: a symbol bound to devices, with parameters, optimizer state and compiled steps.
+
+One device-resident state (:class:`ParamState`) holds params, aux states and the optax state;
+modules that share parameters (bucketing) share that object. A training forward is lazy: the
+work is done by the first call that needs it. ``forward; backward; update`` therefore runs as
+ONE fused, donated executable (forward, backward and optimizer update), which is what ``fit``
+does every step; asking for outputs or gradients earlier runs a forward-backward executable.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..base import MXNetError, ShapeError, normalize_dtype
+from ..context import Context, cpu
+from ..ndarray.ndarray import NDArray
+from ..random import next_key
+from ..symbol.lower import LoweredGraph
+from .base_module import BaseModule, ModuleStateError, _as_list, _check_names
+from .compiled import ExecutableCache, StepFunctions, spec_of
+from .state import ParamState, parse_descs
+
+__all__ = ["Module"]
+
+
+class Module(BaseModule):
+    """MXNet's Module over a JAX-lowered symbol (see the module docstring)."""
+
+    def __init__(self, symbol: Any, data_names: Sequence[str] | None = ("data",),
+                 label_names: Sequence[str] | None = ("softmax_label",), logger: Any = logging,
+                 context: Any = None, work_load_list: Sequence[float] | None = None,
+                 fixed_param_names: Sequence[str] | None = None,
+                 state_names: Sequence[str] | None = None, group2ctxs: Any = None,
+                 compression_params: Any = None):
+        super().__init__(logger=logger)
+        contexts = _as_list(context) or [cpu()]
+        for c in contexts:
+            if not isinstance(c, Context):
+                raise MXNetError(f"Module: context must be a Context or a list of them, got {c!r}")
+        if work_load_list is not None and len(work_load_list) != len(contexts):
+            raise MXNetError(f"Module: work_load_list has {len(work_load_list)} entries for "
+                             f"{len(contexts)} contexts")
+        if len(contexts) > 1:
+            raise MXNetError(f"Module: data parallelism over {len(contexts)} contexts {contexts} is "
+                             "not available in this version; pass a single context")
+        self._context = contexts
+        self._device = contexts[0].jax_device
+        self._symbol = symbol
+        self._data_names = list(data_names or [])
+        self._label_names = list(label_names or [])
+        self._state_names = list(state_names or [])
+        self._fixed_param_names = list(fixed_param_names or [])
+        arguments = symbol.list_arguments()
+        _check_names(self._data_names, "data", arguments, True, logger)
+        _check_names(self._label_names, "label", arguments, False, logger)
+        _check_names(self._state_names, "state", arguments, True, logger)
+        _check_names(self._fixed_param_names, "fixed_param", arguments, True, logger)
+        inputs = set(self._data_names) | set(self._label_names) | set(self._state_names)
+        self._param_names = [a for a in arguments if a not in inputs]
+        self._aux_names = symbol.list_auxiliary_states()
+        self._output_names = symbol.list_outputs()
+        self._graph = LoweredGraph(symbol)
+        self._fns = StepFunctions(self._graph)
+        self._execs = ExecutableCache()
+        self._state: ParamState | None = None
+        self._data_shapes: list | None = None
+        self._label_shapes: list | None = None
+        self._grad_req: dict[str, str] = {}
+        self._inputs: dict[str, jax.Array] = {}
+        self._outputs: list[jax.Array] | None = None
+        self._pending: dict | None = None
+        self._grads: dict[str, jax.Array] | None = None
+        self._monitor: Any = None
+        self._preload_opt_states: str | None = None
+        self._loaded_params: tuple[dict, dict] | None = None
+
+    # -- names and shapes ----------------------------------------------------------------------
+    @property
+    def data_names(self) -> list[str]:
+        return self._data_names
+
+    @property
+    def label_names(self) -> list[str]:
+        return self._label_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self._output_names
+
+    @property
+    def data_shapes(self) -> list:
+        self._require(binded=True, what="data_shapes")
+        return self._data_shapes
+
+    @property
+    def label_shapes(self) -> list | None:
+        self._require(binded=True, what="label_shapes")
+        return self._label_shapes
+
+    @property
+    def output_shapes(self) -> list[tuple[str, tuple]]:
+        self._require(binded=True, what="output_shapes")
+        return list(zip(self._output_names, self._out_shapes))
+
+    @property
+    def compile_count(self) -> int:
+        """How many executables this module has compiled (each cache key compiles once)."""
+        return self._execs.compile_count
+
+    @property
+    def compile_log(self) -> list:
+        return self._execs.compile_log
+
+    # -- bind ----------------------------------------------------------------------------------
+    def bind(self, data_shapes: Any, label_shapes: Any = None, for_training: bool = True,
+             inputs_need_grad: bool = False, force_rebind: bool = False, shared_module: Any = None,
+             grad_req: Any = "write") -> None:
+        """Fix input shapes, infer every other shape and allocate the parameter state."""
+        if force_rebind:
+            self.binded = False
+            self._pending = None
+        if self.binded:
+            self.logger.warning("Already bound, ignoring bind()")
+            return
+        if not for_training and inputs_need_grad:
+            raise MXNetError("bind: inputs_need_grad=True requires for_training=True")
+        self.for_training, self.inputs_need_grad = for_training, inputs_need_grad
+        data_descs = parse_descs(data_shapes, "data_shapes")
+        label_descs = parse_descs(label_shapes, "label_shapes") if label_shapes else None
+        names = [d.name for d in data_descs]
+        if sorted(names) != sorted(self._data_names):
+            raise MXNetError(f"bind: data_shapes name {names} do not match the module's data_names "
+                             f"{self._data_names}")
+        if label_descs is not None and sorted(d.name for d in label_descs) != sorted(self._label_names):
+            self.logger.warning("bind: label_shapes names %s do not match label_names %s",
+                                [d.name for d in label_descs], self._label_names)
+        self._grad_req = self._resolve_grad_req(grad_req)
+        self._set_shapes(data_descs, label_descs)
+        if shared_module is not None:
+            if not (shared_module.binded and shared_module.params_initialized):
+                raise MXNetError("bind: shared_module must be bound and initialized")
+            self._state = shared_module._state
+            self._state.check_compatible(self._param_shapes, self._aux_shapes, "bind(shared_module)")
+            self.params_initialized = True
+            if shared_module.optimizer_initialized:
+                self.borrow_optimizer(shared_module)
+        elif self._state is None:
+            self._state = ParamState(self._device)
+            self._state.allocate(self._param_shapes, self._param_types, self._aux_shapes,
+                                 self._aux_types)
+            if self._loaded_params is not None:
+                self._state.set_values(*self._loaded_params, allow_extra=True)
+        else:
+            self._state.check_compatible(self._param_shapes, self._aux_shapes, "bind")
+        self.binded = True
+
+    def _resolve_grad_req(self, grad_req: Any) -> dict[str, str]:
+        arguments = self._symbol.list_arguments()
+        defaults = {}
+        for name in arguments:
+            if not self.for_training:
+                defaults[name] = "null"
+            elif name in self._param_names:
+                defaults[name] = "null" if name in self._fixed_param_names else \
+                    (grad_req if isinstance(grad_req, str) else "write")
+            elif name in self._data_names:
+                defaults[name] = (grad_req if isinstance(grad_req, str) else "write") \
+                    if self.inputs_need_grad else "null"
+            else:
+                defaults[name] = "null"
+        if isinstance(grad_req, (list, tuple)) and self.for_training:
+            if len(grad_req) != len(arguments):
+                raise MXNetError(f"bind: grad_req list has {len(grad_req)} entries for arguments "
+                                 f"{arguments}")
+            defaults = dict(zip(arguments, grad_req))
+        elif isinstance(grad_req, dict) and self.for_training:
+            defaults.update(grad_req)
+        for name, req in defaults.items():
+            if req not in ("write", "add", "null", "inplace"):
+                raise MXNetError(f"bind: grad_req for '{name}' must be write, add or null, got {req!r}")
+        return {n: ("write" if r == "inplace" else r) for n, r in defaults.items()}
+
+    def _set_shapes(self, data_descs: list, label_descs: list | None) -> None:
+        """Infer every shape from input descriptors; clear error naming the input if they misfit."""
+        shapes = {d.name: tuple(d.shape) for d in data_descs}
+        types = {d.name: normalize_dtype(d.dtype) for d in data_descs}
+        for d in label_descs or []:
+            if d.name in self._symbol.list_arguments():
+                shapes[d.name] = tuple(d.shape)
+                types[d.name] = normalize_dtype(d.dtype)
+        try:
+            arg_shapes, out_shapes, aux_shapes = self._symbol.infer_shape(**shapes)
+        except ShapeError as err:
+            raise ShapeError(f"Module: the input shapes {shapes} do not fit the symbol: {err}") from None
+        if arg_shapes is None:
+            partial = self._symbol.infer_shape_partial(**shapes)[0]
+            unknown = [n for n, s in zip(self._symbol.list_arguments(), partial) if not s or 0 in s]
+            raise ShapeError(f"Module: cannot infer the shapes of {unknown} from input shapes "
+                             f"{shapes}")
+        arg_types, _, aux_types = self._symbol.infer_type(**types)
+        arguments = self._symbol.list_arguments()
+        if arg_types is None:
+            arg_types = [types.get(n, np.float32) for n in arguments]
+            aux_types = [np.float32] * len(self._aux_names)
+        by_name = dict(zip(arguments, arg_shapes))
+        type_by_name = dict(zip(arguments, arg_types))
+        self._param_shapes = {n: by_name[n] for n in self._param_names}
+        self._param_types = {n: np.dtype(type_by_name[n]) for n in self._param_names}
+        self._aux_shapes = dict(zip(self._aux_names, aux_shapes))
+        self._aux_types = {n: np.dtype(t) for n, t in zip(self._aux_names, aux_types)}
+        self._input_shapes = {n: by_name[n] for n in arguments if n not in self._param_shapes}
+        self._input_types = {n: np.dtype(type_by_name[n]) for n in self._input_shapes}
+        self._out_shapes = out_shapes
+        self._data_shapes, self._label_shapes = data_descs, label_descs
+        for name, shape in self._input_shapes.items():
+            cur = self._inputs.get(name)
+            if cur is None or tuple(cur.shape) != tuple(shape):
+                self._inputs[name] = jax.device_put(
+                    jnp.zeros(shape, self._input_types[name]), self._device)
+
+    def reshape(self, data_shapes: Any, label_shapes: Any = None) -> None:
+        """New input shapes (a new batch size, say): parameters stay, executables are cached."""
+        self._require(binded=True, what="reshape")
+        data_descs = parse_descs(data_shapes, "data_shapes")
+        label_descs = parse_descs(label_shapes, "label_shapes") if label_shapes else None
+        self._set_shapes(data_descs, label_descs)
+        self._state.check_compatible(self._param_shapes, self._aux_shapes, "reshape")
+
+    # -- parameters ----------------------------------------------------------------------------
+    def init_params(self, initializer: Any = None, arg_params: dict | None = None,
+                    aux_params: dict | None = None, allow_missing: bool = False,
+                    force_init: bool = False, allow_extra: bool = False) -> None:
+        """Initialize parameters (sorted-name order, as MXNet) from dicts or an initializer."""
+        from ..initializer import InitDesc, Uniform
+        if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. init_params call "
+                          "ignored.", stacklevel=2)
+            return
+        self._require(binded=True, what="init_params")
+        self._materialize()
+        if initializer is None and arg_params is None and aux_params is None:
+            initializer = Uniform(0.01)
+        attrs = self._symbol.attr_dict()
+        host: dict[str, dict[str, NDArray]] = {"arg": {}, "aux": {}}
+        for kind, names, shapes, types, given in (
+                ("arg", self._param_names, self._param_shapes, self._param_types, arg_params),
+                ("aux", self._aux_names, self._aux_shapes, self._aux_types, aux_params)):
+            for name in sorted(names):
+                arr = NDArray(jnp.zeros(shapes[name], types[name]), cpu())
+                if given is not None and name in given:
+                    src = given[name]
+                    src_arr = src._data if isinstance(src, NDArray) else jnp.asarray(src)
+                    if tuple(src_arr.shape) != tuple(shapes[name]):
+                        raise ShapeError(f"init_params: '{name}' has shape {tuple(src_arr.shape)} in "
+                                         f"the given {kind}_params, the module expects "
+                                         f"{tuple(shapes[name])}")
+                    arr._set_data(src_arr.astype(types[name]))
+                elif given is not None and not allow_missing:
+                    raise MXNetError(f"init_params: {name} is not presented in {kind}_params "
+                                     "(pass allow_missing=True to initialize it)")
+                elif initializer is not None:
+                    initializer(InitDesc(name, attrs.get(name, None)), arr)
+                elif given is not None or not self.params_initialized:
+                    if not self.params_initialized:
+                        raise MXNetError(f"init_params: no value and no initializer for '{name}'")
+                    arr._set_data(self._state.get(kind, name))
+                host[kind][name] = arr
+        for kind, given, names in (("arg", arg_params, self._param_names),
+                                   ("aux", aux_params, self._aux_names)):
+            extra = sorted(set(given or {}) - set(names))
+            if extra and not allow_extra:
+                raise MXNetError(f"init_params: {kind}_params has names that are not "
+                                 f"{'parameters' if kind == 'arg' else 'auxiliary states'} of the "
+                                 f"module: {extra} (pass allow_extra=True to ignore them)")
+        self._state.set_values(host["arg"], host["aux"], allow_extra=False)
+        self.params_initialized = True
+
+    def set_params(self, arg_params: dict, aux_params: dict, allow_missing: bool = False,
+                   force_init: bool = True, allow_extra: bool = False) -> None:
+        if not allow_missing:
+            self.init_params(initializer=None, arg_params=arg_params, aux_params=aux_params,
+                             allow_missing=allow_missing, force_init=force_init,
+                             allow_extra=allow_extra)
+            return
+        if self.params_initialized and not force_init:
+            warnings.warn("Parameters already initialized and force_init=False. set_params call "
+                          "ignored.", stacklevel=2)
+            return
+        self._require(binded=True, what="set_params")
+        self._materialize()
+        self._state.set_values(arg_params or {}, aux_params or {}, allow_extra=allow_extra)
+        self.params_initialized = True
+
+    def get_params(self) -> tuple[dict[str, NDArray], dict[str, NDArray]]:
+        """Host (cpu) copies of (arg_params, aux_params)."""
+        self._require(binded=True, params=True, what="get_params")
+        self._materialize()
+        return self._state.host_params(self._param_names, self._aux_names)
+
+    # -- optimizer -----------------------------------------------------------------------------
+    @property
+    def _batch_size(self) -> int:
+        from ..io import DataDesc
+        desc = self._data_shapes[0]
+        axis = DataDesc.get_batch_axis(getattr(desc, "layout", "NCHW"))
+        return int(desc.shape[axis]) if axis >= 0 else int(desc.shape[0])
+
+    @property
+    def _trainable(self) -> tuple[str, ...]:
+        return tuple(n for n in self._param_names if self._grad_req.get(n, "null") != "null")
+
+    def init_optimizer(self, kvstore: Any = "local", optimizer: Any = "sgd",
+                       optimizer_params: Any = (("learning_rate", 0.01),),
+                       force_init: bool = False) -> None:
+        """Create the optimizer (rescale_grad = 1/batch_size) and its optax state."""
+        from .. import optimizer as opt
+        self._require(binded=True, params=True, what="init_optimizer")
+        if self.optimizer_initialized and not force_init:
+            self.logger.warning("optimizer already initialized, ignoring...")
+            return
+        self._materialize()
+        rescale = 1.0 / self._batch_size
+        idx2name = dict(enumerate(self._param_names))
+        if isinstance(optimizer, str):
+            params = dict(optimizer_params)
+            params.setdefault("rescale_grad", rescale)
+            optimizer = opt.create(optimizer, sym=self._symbol, param_idx2name=idx2name, **params)
+        elif isinstance(optimizer, opt.Optimizer):
+            if optimizer.rescale_grad != rescale:
+                warnings.warn("Optimizer created manually outside Module but rescale_grad is not "
+                              f"normalized to 1.0/batch_size/num_workers ({optimizer.rescale_grad} vs. "
+                              f"{rescale}). Is this intended?", stacklevel=2)
+            if not optimizer.idx2name:
+                optimizer.idx2name = idx2name.copy()
+        else:
+            raise MXNetError(f"init_optimizer: optimizer must be a name or an mx.optimizer.Optimizer, "
+                             f"got {type(optimizer).__name__}")
+        self._state.init_optimizer(optimizer, self._trainable, self._param_names)
+        self.optimizer_initialized = True
+        if self._preload_opt_states is not None:
+            self.load_optimizer_states(self._preload_opt_states)
+            self._preload_opt_states = None
+
+    def borrow_optimizer(self, shared_module: "Module") -> None:
+        if shared_module._state is not self._state:
+            raise MXNetError("borrow_optimizer: the modules do not share parameters")
+        self.optimizer_initialized = True
+
+    # -- computation ---------------------------------------------------------------------------
+    def _load_batch(self, data_batch: Any) -> None:
+        """Copy a batch's data (and labels, if bound with labels) into the input arrays,
+        reshaping the module first when the shapes changed."""
+        data = _as_list(getattr(data_batch, "data", None))
+        if len(data) != len(self._data_names):
+            raise MXNetError(f"forward: the batch has {len(data)} data arrays, the module expects "
+                             f"{len(self._data_names)} ({self._data_names})")
+        labels = _as_list(getattr(data_batch, "label", None))
+        new_shapes = [tuple(d.shape) for d in data]
+        cur_shapes = [tuple(d.shape) for d in self._data_shapes]
+        label_changed = self._label_shapes is not None and labels and \
+            [tuple(x.shape) for x in labels] != [tuple(d.shape) for d in self._label_shapes]
+        if new_shapes != cur_shapes or label_changed:
+            from ..io import DataDesc
+            provided = getattr(data_batch, "provide_data", None)
+            new_data = provided or [DataDesc(d.name, s, d.dtype, d.layout)
+                                    for d, s in zip(self._data_shapes, new_shapes)]
+            new_label = getattr(data_batch, "provide_label", None) or (
+                [DataDesc(d.name, tuple(x.shape), d.dtype, d.layout)
+                 for d, x in zip(self._label_shapes, labels)] if self._label_shapes and labels
+                else self._label_shapes)
+            self.reshape(new_data, new_label)
+        for desc, arr in zip(self._data_shapes, data):
+            self._inputs[desc.name] = self._device_array(arr, desc.name)
+        if self._label_shapes is not None and labels:
+            for desc, arr in zip(self._label_shapes, labels):
+                if desc.name in self._input_shapes:
+                    self._inputs[desc.name] = self._device_array(arr, desc.name)
+
+    def _device_array(self, value: Any, name: str) -> jax.Array:
+        x = value._data if isinstance(value, NDArray) else jnp.asarray(value)
+        want = self._input_types[name]
+        if x.dtype != want:
+            x = x.astype(want)
+        if tuple(x.shape) != tuple(self._input_shapes[name]):
+            raise ShapeError(f"forward: input '{name}' has shape {tuple(x.shape)}, expected "
+                             f"{tuple(self._input_shapes[name])}")
+        return jax.device_put(x, self._device)
+
+    def forward(self, data_batch: Any, is_train: bool | None = None) -> None:
+        """Forward a batch (auto-reshaping to new shapes). Training forwards are lazy."""
+        self._require(binded=True, params=True, what="forward")
+        self._materialize()
+        if is_train is None:
+            is_train = self.for_training
+        self._load_batch(data_batch)
+        key = next_key() if self._graph.needs_key else None
+        self._grads = None
+        if is_train and self.for_training:
+            self._outputs = None
+            self._pending = {"inputs": dict(self._inputs), "key": key, "backward": False,
+                             "head_grads": None}
+        else:
+            self._pending = None
+            self._outputs = self._run_forward(bool(is_train), key)
+        if self._monitor is not None:
+            self._monitor.after_forward(bool(is_train), key)
+        self._state.rewrite_after_forward(self._graph)
+
+    def _run_forward(self, is_train: bool, key: Any) -> list[jax.Array]:
+        state = self._state
+        args = (state.params, state.aux, dict(self._inputs), key)
+        exe_key = ("forward", is_train, spec_of(self._inputs), spec_of(state.params))
+        exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
+                              args + (is_train,))
+        return exe(*args)
+
+    def backward(self, out_grads: Any = None) -> None:
+        """Gradients of the last training forward (lazy for loss heads)."""
+        self._require(binded=True, params=True, training=True, what="backward")
+        if self._pending is None:
+            raise ModuleStateError("backward: no training forward to differentiate; call "
+                                   "forward(data_batch, is_train=True) first")
+        self._pending["backward"] = True
+        if out_grads is not None or not all(self._graph.loss_heads):
+            self._pending["head_grads"] = self._head_grads(out_grads)
+            self._materialize()
+
+    def _head_grads(self, out_grads: Any) -> list:
+        given = _as_list(out_grads)
+        heads = []
+        for i, (name, is_loss) in enumerate(zip(self._output_names, self._graph.loss_heads)):
+            g = given[i] if i < len(given) else None
+            if is_loss:
+                heads.append(None)
+            elif g is None:
+                raise MXNetError(f"backward: output '{name}' is not a loss head, so out_grads must "
+                                 "give its gradient")
+            else:
+                heads.append(jax.device_put(g._data if isinstance(g, NDArray) else jnp.asarray(g),
+                                            self._device))
+        return heads
+
+    def _diff_names(self) -> tuple[str, ...]:
+        names = list(self._trainable)
+        if self.inputs_need_grad:
+            names += [n for n in self._data_names if self._grad_req.get(n, "null") != "null"]
+        return tuple(names)
+
+    def _materialize(self) -> None:
+        """Run a pending training forward (with its backward, if one was asked for)."""
+        pending = self._pending
+        if pending is None or (self._outputs is not None and
+                               (self._grads is not None or not pending["backward"])):
+            return
+        state = self._state
+        if not pending["backward"]:
+            if self._outputs is None:
+                self._outputs = self._run_forward_train(pending)
+            return
+        diff = self._diff_names()
+        heads = pending["head_grads"]
+        args = (state.params, state.aux, pending["inputs"], pending["key"], heads)
+        exe_key = ("fwd_bwd", spec_of(pending["inputs"]), spec_of(state.params), diff,
+                   tuple(h is None for h in heads) if heads else None)
+        exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward_backward,
+                                                       static_argnames="trainable"),
+                              args + (diff,))
+        outs, new_aux, grads = exe(*args)
+        self._outputs = outs
+        state.aux = new_aux
+        if self._grads is not None and any(self._grad_req.get(n) == "add" for n in grads):
+            grads = {n: g + self._grads[n] if self._grad_req.get(n) == "add" else g
+                     for n, g in grads.items()}
+        self._grads = grads
+        self._accumulated = {**getattr(self, "_accumulated", {}), **{
+            n: grads[n] for n in grads if self._grad_req.get(n) == "add"}}
+
+    def _run_forward_train(self, pending: dict) -> list[jax.Array]:
+        state = self._state
+        args = (state.params, state.aux, pending["inputs"], pending["key"])
+        exe_key = ("forward", True, spec_of(pending["inputs"]), spec_of(state.params))
+        exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
+                              args + (True,))
+        return exe(*args)
+
+    def update(self) -> None:
+        """Apply the optimizer to the last gradients (the fused step when nothing ran yet)."""
+        self._require(binded=True, params=True, optimizer=True, what="update")
+        state = self._state
+        pending = self._pending
+        fusable = (pending is not None and pending["backward"] and self._grads is None
+                   and self._outputs is None and state.tx is not None
+                   and not any(r == "add" for r in self._grad_req.values())
+                   and self._monitor is None)
+        if fusable:
+            trainable = self._trainable
+            args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"])
+            exe_key = ("train_step", spec_of(pending["inputs"]), spec_of(state.params), trainable,
+                       state.tx_version)
+            tx = state.tx
+            exe = self._execs.get(
+                exe_key, lambda: jax.jit(lambda p, a, o, i, k, trainable: self._fns.train_step(
+                    tx, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
+                args + (trainable,))
+            state.params, state.aux, state.opt_state, self._outputs = exe(*args)
+            self._grads = {}
+            state.after_update()
+            return
+        self._materialize()
+        if self._grads is None:
+            raise ModuleStateError("update: no gradients; call forward(is_train=True) and backward() "
+                                   "first")
+        grads = {n: self._grads[n] for n in self._trainable if n in self._grads}
+        state.apply_gradients(grads, self._execs, self._fns)
+
+    def get_outputs(self, merge_multi_context: bool = True) -> list[NDArray]:
+        self._require(binded=True, params=True, what="get_outputs")
+        if self._outputs is None and self._pending is None:
+            raise ModuleStateError("get_outputs: no outputs yet; call forward() first")
+        self._materialize()
+        outs = [NDArray(o, self._context[0]) for o in self._outputs]
+        return outs if merge_multi_context else [[o] for o in outs]
+
+    def get_input_grads(self, merge_multi_context: bool = True) -> list[NDArray]:
+        self._require(binded=True, params=True, what="get_input_grads")
+        if not self.inputs_need_grad:
+            raise ModuleStateError("get_input_grads: bind with inputs_need_grad=True first")
+        if self._pending is None or not self._pending["backward"]:
+            raise ModuleStateError("get_input_grads: call forward(is_train=True) and backward() first")
+        self._materialize()
+        grads = [NDArray(self._grads[d.name], self._context[0]) for d in self._data_shapes]
+        return grads if merge_multi_context else [[g] for g in grads]
+
+    def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
+        """``eval_metric.update_dict({label name: label}, {output name: output})``."""
+        labels = _as_list(labels[0] if pre_sliced and labels and isinstance(labels[0], list) else labels)
+        outputs = self.get_outputs()
+        label_names = [d.name for d in self._label_shapes] if self._label_shapes else self._label_names
+        eval_metric.update_dict(dict(zip(label_names, labels)), dict(zip(self._output_names, outputs)))
+
+    # -- states, monitor, checkpoints ---------------------------------------------------------
+    def get_states(self, merge_multi_context: bool = True) -> list:
+        self._require(binded=True, params=True, what="get_states")
+        states = [NDArray(self._inputs[n], self._context[0]) for n in self._state_names]
+        return states if merge_multi_context else [[s] for s in states]
+
+    def set_states(self, states: Any = None, value: Any = None) -> None:
+        self._require(binded=True, params=True, what="set_states")
+        if (states is None) == (value is None):
+            raise MXNetError("set_states: give exactly one of states or value")
+        for i, name in enumerate(self._state_names):
+            if value is not None:
+                new = jnp.full(self._input_shapes[name], value, self._input_types[name])
+            else:
+                src = states[i][0] if isinstance(states[i], (list, tuple)) else states[i]
+                new = self._device_array(src, name)
+            self._inputs[name] = jax.device_put(new, self._device)
+
+    def install_monitor(self, mon: Any) -> None:
+        self._require(binded=True, what="install_monitor")
+        from .monitoring import MonitorAdapter
+        self._monitor = MonitorAdapter(self, mon)
+        mon.install(self._monitor)
+
+    def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False,
+                        remove_amp_cast: bool = True) -> None:
+        """``prefix-symbol.json``, ``prefix-%04d.params`` and optionally ``prefix-%04d.states``."""
+        self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
+        param_name = "%s-%04d.params" % (prefix, epoch)
+        self.save_params(param_name)
+        logging.info('Saved checkpoint to "%s"', param_name)
+        if save_optimizer_states:
+            state_name = "%s-%04d.states" % (prefix, epoch)
+            self.save_optimizer_states(state_name)
+            logging.info('Saved optimizer state to "%s"', state_name)
+
+    @staticmethod
+    def load(prefix: str, epoch: int, load_optimizer_states: bool = False, **kwargs: Any) -> "Module":
+        """A Module (unbound) with the symbol and parameters of a checkpoint."""
+        from ..model import load_checkpoint
+        sym, args, auxs = load_checkpoint(prefix, epoch)
+        mod = Module(symbol=sym, **kwargs)
+        mod._loaded_params = (args, auxs)
+        mod.params_initialized = True
+        if load_optimizer_states:
+            mod._preload_opt_states = "%s-%04d.states" % (prefix, epoch)
+        return mod
+
+    def save_optimizer_states(self, fname: str) -> None:
+        self._require(optimizer=True, what="save_optimizer_states")
+        self._state.save_optimizer_states(fname)
+
+    def load_optimizer_states(self, fname: str, allow_pickle: bool = False) -> None:
+        self._require(optimizer=True, what="load_optimizer_states")
+        self._state.load_optimizer_states(fname, allow_pickle=allow_pickle)
+
+    def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
+        if sparse_row_id_fn is not None:
+            self.logger.warning("sparse_row_id_fn is ignored: modjax parameters are dense")

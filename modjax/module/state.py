@@ -1,0 +1,203 @@
+"""ParamState: the one device-resident home of parameters, aux states and optimizer state.
+
+Modules that share parameters (the buckets of a BucketingModule) hold the same ParamState, so
+there is exactly one copy of the weights and one optimizer state however many executables run.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..base import MXNetError, ShapeError, atomic_write
+from ..context import cpu
+from ..ndarray.ndarray import NDArray
+
+__all__ = ["ParamState", "parse_descs"]
+
+_STATES_MAGIC = b"MODJAX-OPTSTATE\x00"
+
+
+def parse_descs(shapes: Any, what: str) -> list:
+    """DataDesc list from DataDesc objects or (name, shape) tuples."""
+    from ..io import DataDesc
+    out = []
+    for item in shapes or []:
+        if isinstance(item, DataDesc):
+            out.append(item)
+        elif isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str):
+            out.append(DataDesc(item[0], tuple(item[1])))
+        else:
+            raise MXNetError(f"{what}: expected DataDesc or (name, shape) entries, got {item!r}")
+    return out
+
+
+def _host_copy(x: jax.Array) -> NDArray:
+    return NDArray(jnp.asarray(np.array(x)), cpu())
+
+
+class ParamState:
+    """Parameters, aux states and optimizer state on one device, plus their host mirrors."""
+
+    def __init__(self, device: Any):
+        self.device = device
+        self.params: dict[str, jax.Array] = {}
+        self.aux: dict[str, jax.Array] = {}
+        self.optimizer: Any = None
+        self.tx: Any = None
+        self.tx_version = 0
+        self.opt_state: Any = None
+        self.updater: Any = None  # classic MXNet updater, for optimizers without an optax face
+        self.trainable: tuple[str, ...] = ()
+        self.param_names: list[str] = []
+        self._host: tuple[dict, dict] = ({}, {})
+
+    # -- values --------------------------------------------------------------------------------
+    def _put(self, x: Any, dtype: Any) -> jax.Array:
+        return jax.device_put(jnp.asarray(x, dtype), self.device)
+
+    def allocate(self, param_shapes: dict, param_types: dict, aux_shapes: dict, aux_types: dict) -> None:
+        self.params = {n: self._put(jnp.zeros(s), param_types[n]) for n, s in param_shapes.items()}
+        self.aux = {n: self._put(jnp.zeros(s), aux_types[n]) for n, s in aux_shapes.items()}
+
+    def check_compatible(self, param_shapes: dict, aux_shapes: dict, what: str) -> None:
+        for table, shapes, kind in ((self.params, param_shapes, "parameter"),
+                                    (self.aux, aux_shapes, "auxiliary state")):
+            for name, shape in shapes.items():
+                if name not in table:
+                    raise MXNetError(f"{what}: {kind} '{name}' does not exist in the shared parameters "
+                                     f"{sorted(table)}")
+                if tuple(table[name].shape) != tuple(shape):
+                    raise ShapeError(f"{what}: {kind} '{name}' would need shape {tuple(shape)}, but "
+                                     f"the parameters have {tuple(table[name].shape)}; the inputs "
+                                     "do not fit the parameters")
+
+    def get(self, kind: str, name: str) -> jax.Array:
+        return (self.params if kind == "arg" else self.aux)[name]
+
+    def set_values(self, arg_params: dict, aux_params: dict, allow_extra: bool) -> None:
+        """Copy given values in (shapes must match); names not given keep their values."""
+        for given, table, kind in ((arg_params, self.params, "arg"), (aux_params, self.aux, "aux")):
+            for name, value in given.items():
+                if name not in table:
+                    if allow_extra:
+                        continue
+                    raise MXNetError(f"set_params: '{name}' is not a{'' if kind == 'arg' else 'n aux'} "
+                                     f"parameter of the module (pass allow_extra=True to ignore it)")
+                x = value._data if isinstance(value, NDArray) else jnp.asarray(value)
+                if tuple(x.shape) != tuple(table[name].shape):
+                    raise ShapeError(f"set_params: '{name}' has shape {tuple(x.shape)}, the module "
+                                     f"expects {tuple(table[name].shape)}")
+                table[name] = self._put(x, table[name].dtype)
+
+    def host_params(self, param_names: Sequence[str], aux_names: Sequence[str]) -> tuple[dict, dict]:
+        """Host copies, in the same dict objects each call (MXNet returns its own dicts)."""
+        arg, aux = self._host
+        arg.clear()
+        aux.clear()
+        arg.update({n: _host_copy(self.params[n]) for n in param_names})
+        aux.update({n: _host_copy(self.aux[n]) for n in aux_names})
+        return arg, aux
+
+    def rewrite_after_forward(self, graph: Any) -> None:
+        """Write what MXNet's forward writes into arguments (fix_gamma BatchNorm: gamma = 1)."""
+        for name, fn in graph.arg_rewrites:
+            if name in self.params:
+                self.params[name] = fn(self.params[name])
+
+    # -- optimizer -----------------------------------------------------------------------------
+    def init_optimizer(self, optimizer: Any, trainable: tuple[str, ...], param_names: list[str]) -> None:
+        self.optimizer = optimizer
+        self.trainable = tuple(trainable)
+        self.param_names = list(param_names)
+        self.tx = None
+        self.updater = None
+        try:
+            self.tx = optimizer.as_optax(list(trainable))
+        except NotImplementedError:
+            self.tx = None
+        if self.tx is not None:
+            self.opt_state = self.tx.init({n: self.params[n] for n in trainable})
+        else:
+            from ..optimizer import get_updater
+            self.updater = get_updater(optimizer)
+        self.tx_version += 1
+
+    def after_update(self) -> None:
+        """Hook after a fused step (nothing to do: counts live in the optax state)."""
+
+    def apply_gradients(self, grads: dict[str, jax.Array], execs: Any, fns: Any) -> None:
+        """The optimizer step for given gradients (optax executable, or MXNet's updater)."""
+        if self.tx is not None:
+            tx = self.tx
+            args = (self.params, self.opt_state, grads)
+            key = ("update", tuple(sorted(grads)), tuple((n, tuple(v.shape)) for n, v in
+                                                         sorted(self.params.items())), self.tx_version)
+            exe = execs.get(key, lambda: jax.jit(lambda p, o, g: fns.apply_update(tx, p, o, g),
+                                                 donate_argnums=(0, 1)), args)
+            self.params, self.opt_state = exe(*args)
+            return
+        for name, g in grads.items():
+            index = self.param_names.index(name)
+            weight = NDArray(self.params[name])
+            self.updater(index, NDArray(g), weight)
+            self.params[name] = jax.device_put(weight._data, self.device)
+
+    # -- optimizer state files -----------------------------------------------------------------
+    def save_optimizer_states(self, fname: str) -> None:
+        """A safe file (msgpack, no pickle) holding the whole optimizer state, counts included."""
+        from flax import serialization
+        if self.tx is not None:
+            body = {"kind": "optax", "trainable": list(self.trainable),
+                    "state": serialization.to_state_dict(jax.device_get(self.opt_state))}
+        else:
+            body = {"kind": "updater", "states": self.updater.get_states(dump_optimizer=False)}
+        atomic_write(fname, _STATES_MAGIC + serialization.msgpack_serialize(body))
+
+    def load_optimizer_states(self, fname: str, allow_pickle: bool = False) -> None:
+        """Read our own states file; MXNet's pickled ``.states`` only with ``allow_pickle``."""
+        from flax import serialization
+        try:
+            with open(fname, "rb") as f:
+                raw = f.read()
+        except OSError as err:
+            raise MXNetError(f"cannot read optimizer states file '{fname}': {err.strerror}") from None
+        if not raw.startswith(_STATES_MAGIC):
+            if raw[:1] == b"\x80":
+                if not allow_pickle:
+                    raise MXNetError(f"{fname}: this looks like MXNet's pickled optimizer states; "
+                                     "loading pickles can run code, so pass allow_pickle=True if "
+                                     "you trust the file")
+                from ..optimizer import load_mxnet_pickled_states
+                self._load_mxnet_states(load_mxnet_pickled_states(raw, allow_pickle=True), fname)
+                return
+            raise MXNetError(f"{fname}: not a modjax optimizer states file (bad magic)")
+        try:
+            body = serialization.msgpack_restore(raw[len(_STATES_MAGIC):])
+        except Exception as err:  # noqa: BLE001 - msgpack raises many types on corrupt data
+            raise MXNetError(f"{fname}: corrupt optimizer states file ({type(err).__name__}: {err})") \
+                from None
+        if self.tx is not None:
+            if body.get("kind") != "optax" or list(body.get("trainable", [])) != list(self.trainable):
+                raise MXNetError(f"{fname}: optimizer states are for parameters "
+                                 f"{body.get('trainable')}, the module trains {list(self.trainable)}")
+            try:
+                state = serialization.from_state_dict(self.opt_state, body["state"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise MXNetError(f"{fname}: optimizer states do not match this optimizer: {err}") from None
+            self.opt_state = jax.device_put(state, self.device)
+        else:
+            self.updater.set_states(body["states"])
+
+    def _load_mxnet_states(self, states: dict, fname: str) -> None:
+        if self.tx is None:
+            self.updater.states = states
+            return
+        if not hasattr(self.optimizer, "optax_state_from_mxnet"):
+            raise MXNetError(f"{fname}: cannot convert MXNet optimizer states for "
+                             f"{type(self.optimizer).__name__}")
+        self.opt_state = self.optimizer.optax_state_from_mxnet(
+            states, self.opt_state, self.trainable, self.param_names)
