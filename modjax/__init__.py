@@ -12,3 +12,9 @@ from .symbol.naming import AttrScope  # noqa: F401
 from . import executor  # noqa: F401
 
 __version__ = "0.1.0"
+from . import metric, lr_scheduler, initializer, optimizer, model  # noqa: F401,E402
+from . import initializer as init  # noqa: F401,E402
+from . import module  # noqa: F401,E402
+from . import module as mod  # noqa: F401,E402
+from . import io, callback, monitor  # noqa: F401,E402
+from . import monitor as mon  # noqa: F401,E402

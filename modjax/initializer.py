@@ -35,12 +35,14 @@ class InitializerError(MXNetError, ValueError):
 
 
 class InitDesc(str):
-    """A parameter name (``str``) carrying ``attrs`` (its ``attr_dict()`` entry) and ``global_init``."""
+    """A parameter name (a ``str``) with ``attrs`` (its ``attr_dict()`` entry) and
+    ``global_init``."""
 
     attrs: dict
     global_init: "Initializer | None"
 
-    def __new__(cls, name: str, attrs: dict | None = None, global_init: "Initializer | None" = None):
+    def __new__(cls, name: str, attrs: dict | None = None,
+                global_init: "Initializer | None" = None):
         ret = super().__new__(cls, name)
         ret.attrs = attrs or {}
         ret.global_init = global_init
@@ -271,7 +273,8 @@ class Load:
         if isinstance(param, str):
             param = load(param)
         if not isinstance(param, dict):
-            raise InitializerError(f"Load expects a dict or a file name, got {type(param).__name__}")
+            raise InitializerError(
+                f"Load expects a dict or a file name, got {type(param).__name__}")
         self.param = {(k[4:] if k.startswith(("arg:", "aux:")) else k): v for k, v in param.items()}
         self.default_init = default_init
         self.verbose = verbose

@@ -176,7 +176,8 @@ def test_updater_states_round_trip_resumes_exactly():
 def test_get_states_dump_optimizer_restores_settings():
     opt = opt_mod.create("nadam", learning_rate=0.03, wd=0.01,
                          param_idx2name=dict(enumerate(NAMES)),
-                         lr_scheduler=lr_scheduler.FactorScheduler(step=3, factor=0.5))
+                         lr_scheduler=lr_scheduler.FactorScheduler(step=3, factor=0.5,
+                                                                       base_lr=0.03))
     opt.set_lr_mult({"fc_bias": 2.0})
     upd = opt_mod.get_updater(opt)
     upd(0, array(GRADS[0]["fc_weight"]), array(INIT["fc_weight"]))
@@ -378,3 +379,20 @@ def test_optax_update_requires_params():
         tx.init({"v": jnp.zeros(2)})
     assert isinstance(optax_face.find_opt_state((optax.EmptyState(), state)),
                       opt_mod.MXNetOptState)
+
+
+def test_optax_state_from_mxnet_pickled_states():
+    blob = GOLDEN["pickled/adam"].tobytes()
+    states = opt_mod.load_mxnet_pickled_states(blob, allow_pickle=True)
+    opt = opt_mod.create("adam")
+    tx = opt.as_optax(NAMES)
+    state = tx.init({n: jnp.asarray(INIT[n]) for n in NAMES})
+    state = opt.optax_state_from_mxnet(states, state, NAMES, NAMES)
+    for i, n in enumerate(NAMES):
+        for j in range(2):
+            np.testing.assert_array_equal(np.asarray(state.states[n][j]),
+                                          GOLDEN["pickled/adam/state/%d/%d" % (i, j)])
+    with pytest.raises(MXNetError, match="layout"):
+        opt_mod.create("sgd", momentum=0.9).optax_state_from_mxnet(
+            states, opt_mod.create("sgd", momentum=0.9).as_optax(NAMES).init(
+                {n: jnp.asarray(INIT[n]) for n in NAMES}), NAMES, NAMES)

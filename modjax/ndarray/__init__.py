@@ -4,5 +4,8 @@ from .ndarray import (NDArray, array, zeros, ones, full, empty, arange, waitall,
                       concatenate)
 from .io import save, load, load_frombuffer  # noqa: F401
 from .op_functions import install as _install, invoke  # noqa: F401
+from .nd_functions import install as _install_helpers
+
+_install_helpers(globals())
 
 _install(globals())

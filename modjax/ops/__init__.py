@@ -1,4 +1,7 @@
 """The operator registry and every operator definition (imported here to register them)."""
 from . import registry, params, shape_rules  # noqa: F401
 from . import nn, loss  # noqa: F401  (each module registers its operators)
+from . import elemwise  # noqa: F401
+from . import shape  # noqa: F401
+from . import reduce  # noqa: F401
 from .registry import OpDef, OpCtx, get_op, find_op, all_ops, register  # noqa: F401

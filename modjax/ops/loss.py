@@ -1,4 +1,6 @@
-"""Loss heads with MXNet's own gradient rules (the head gradient is ignored)."""
+"""Loss heads with MXNet's own gradient rules (the head gradient is ignored): SoftmaxOutput, the
+regression outputs, MakeLoss, make_loss, BlockGrad; and the softmax family (softmax,
+log_softmax, softmin), whose gradients do use the head gradient."""
 from __future__ import annotations
 
 from functools import partial
@@ -7,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .params import Param, Params, p_bool, p_enum, p_float
+from .elemwise import custom_unary, sigmoid
+from .params import Param, Params, p_bool, p_bool_or_none, p_enum, p_float, p_float_or_none, p_int
 from .registry import merge_shape, register
 
 
@@ -116,3 +119,177 @@ _softmax_output = loss_head(_softmax_output_forward, _softmax_output_grad)
 def softmax_output(p: Params, data: jax.Array, label: jax.Array) -> jax.Array:
     """Softmax forward; backward is (p - onehot(label))·grad_scale/norm (head gradient ignored)."""
     return _softmax_output(p, data, label)
+
+
+def loss_head1(forward, grad):
+    """A one-input loss op: ``forward(p, data) -> out``, data gradient ``grad(p, data, out)``;
+    the head gradient is ignored."""
+    @partial(jax.custom_vjp, nondiff_argnums=(0,))
+    def op(p, data):
+        return forward(p, data)
+
+    def fwd(p, data):
+        out = forward(p, data)
+        return out, (data, out)
+
+    def bwd(p, res, _head_grad):
+        data, out = res
+        return (jnp.broadcast_to(grad(p, data, out), data.shape).astype(data.dtype),)
+
+    op.defvjp(fwd, bwd)
+    return op
+
+
+# -- regression outputs ------------------------------------------------------------------------
+def _regression_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    data, label = ins
+    if data is None or not len(data) or not all(data):
+        if outs[0] is not None and len(outs[0]):
+            ins[0] = merge_shape(data, outs[0], "regression data")
+        return ins, outs
+    if label is None or not len(label):
+        ins[1] = (data[0],) if len(data) == 2 and data[1] == 1 else tuple(data)
+    elif all(label) and (label[0] != data[0] or np.prod(label) != np.prod(data)):
+        from ..base import ShapeError
+        raise ShapeError(f"Shape inconsistent, Provided={tuple(label)}, inferred shape={tuple(data)}")
+    outs[0] = merge_shape(outs[0], tuple(data), "regression output")
+    return ins, outs
+
+
+def _regression(name: str, transform, diff, doc: str) -> None:
+    def forward(p: Params, data, label):
+        return transform(data)
+
+    def grad(p: Params, data, label, out):
+        num_output = np.float32(label.size // label.shape[0])
+        scale = np.float32(p.grad_scale) / num_output
+        return diff(out, label.reshape(out.shape)) * scale
+
+    head = loss_head(forward, grad)
+
+    def impl(p: Params, data, label):
+        return head(p, data, label)
+    impl.__doc__ = doc
+    register(name, arguments=("data", "label"), params=[Param("grad_scale", p_float, 1.0)],
+             infer_shape=_regression_shape, loss=True)(impl)
+
+
+_regression("LinearRegressionOutput", lambda x: x, lambda out, lab: out - lab,
+            "Identity; gradient (out - label)·grad_scale/m, m = outputs per example.")
+_regression("MAERegressionOutput", lambda x: x,
+            lambda out, lab: jnp.where(out - lab > 0, 1, -1).astype(out.dtype),
+            "Identity; gradient sign(out - label)·grad_scale/m (a 0 difference gives -1).")
+_regression("LogisticRegressionOutput", sigmoid, lambda out, lab: out - lab,
+            "Sigmoid; gradient (out - label)·grad_scale/m.")
+
+
+# -- MakeLoss, make_loss, BlockGrad --------------------------------------------------------------
+def _make_loss_grad(p: Params, data, out):
+    scale = jnp.asarray(p.grad_scale, data.dtype)
+    if p.normalization == "batch":
+        return jnp.broadcast_to(scale / data.shape[0], data.shape)
+    if p.normalization == "valid":
+        valid = jnp.sum((data > np.float32(p.valid_thresh)).astype(data.dtype))
+        return jnp.broadcast_to(scale / jnp.maximum(valid, 1), data.shape)
+    return jnp.broadcast_to(scale, data.shape)
+
+
+_make_loss = loss_head1(lambda p, data: data, _make_loss_grad)
+
+
+@register("MakeLoss", elementwise=True, loss=True,
+          params=[Param("grad_scale", p_float, 1.0), Param("valid_thresh", p_float, 0.0),
+                  Param("normalization", p_enum("batch", "null", "valid"), "null")])
+def make_loss_op(p: Params, data: jax.Array) -> jax.Array:
+    """Identity whose gradient is grad_scale (null), grad_scale/N (batch) or
+    grad_scale/max(1, #(data > valid_thresh)) (valid); the head gradient is ignored."""
+    return _make_loss(p, data)
+
+
+_ones_loss = loss_head1(lambda p, data: data, lambda p, data, out: jnp.ones_like(data))
+
+
+@register("make_loss", elementwise=True, loss=True, outputs=("loss",))
+def make_loss(p: Params, data: jax.Array) -> jax.Array:
+    """Identity whose gradient is ones (head gradient ignored); output named ``loss``."""
+    return _ones_loss(p, data)
+
+
+@register("BlockGrad", aliases=("stop_gradient",), elementwise=True, loss=True)
+def block_grad(p: Params, data: jax.Array) -> jax.Array:
+    """Identity with zero gradient."""
+    return jax.lax.stop_gradient(data)
+
+
+# -- softmax, log_softmax, softmin ---------------------------------------------------------------
+def _softmax_kernel(kind: str, axis: int, temperature: float | None):
+    """softmax / log_softmax / softmin over ``axis`` with MXNet's gradients (using the head
+    gradient): softmax y·(g - Σg·y)/T, log_softmax (g - eʸ·Σg)/T."""
+    t = None if temperature is None or temperature == 1.0 else temperature
+
+    def fwd(x):
+        z = -x if kind == "softmin" else x
+        z = z - jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
+        if t is not None:
+            z = z / jnp.asarray(t, x.dtype)
+        if kind == "log_softmax":
+            return z - jnp.log(jnp.sum(jnp.exp(z), axis=axis, keepdims=True))
+        e = jnp.exp(z)
+        return e / jnp.sum(e, axis=axis, keepdims=True)
+
+    def grad(x, y, g):
+        if kind == "log_softmax":
+            d = g - jnp.exp(y) * jnp.sum(g, axis=axis, keepdims=True)
+        else:
+            d = y * (g - jnp.sum(g * y, axis=axis, keepdims=True))
+            if kind == "softmin":
+                d = -d
+        return d / jnp.asarray(t, x.dtype) if t is not None else d
+
+    return custom_unary(fwd, grad)
+
+
+def _softmax_impl(kind: str):
+    def impl(p: Params, data: jax.Array, length: jax.Array | None = None) -> jax.Array:
+        axis = p.axis % data.ndim
+        x = data
+        if length is not None:  # positions at or beyond length are excluded and output 0
+            pos = jnp.arange(data.shape[axis]).reshape([-1 if i == axis else 1 for i in range(data.ndim)])
+            valid = pos < jnp.expand_dims(jax.lax.stop_gradient(length), axis).astype(jnp.int32)
+            x = jnp.where(valid, data, jnp.asarray(-jnp.inf, data.dtype))
+        y = _softmax_kernel(kind, axis, p.temperature)(x)
+        if length is not None:
+            y = jnp.where(valid, y, jnp.zeros((), y.dtype))
+        return y.astype(p.dtype) if p.dtype is not None else y
+    impl.__doc__ = (f"{kind} of data/temperature along ``axis`` (max subtracted first); the "
+                    "gradient uses the head gradient.")
+    return impl
+
+
+def _softmax_type(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    first = ins[0]
+    out = np.dtype(p.dtype) if p.dtype is not None else first
+    return [first] + list(ins[1:]), [out]
+
+
+def _softmax_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    if ins[0] is not None and len(ins[0]):
+        outs[0] = merge_shape(outs[0], tuple(ins[0]), "softmax output")
+    elif outs[0] is not None and len(outs[0]):
+        ins[0] = merge_shape(ins[0], tuple(outs[0]), "softmax data")
+    if len(ins) > 1 and ins[0] is not None and len(ins[0]) and all(ins[0]):
+        axis = p.axis % len(ins[0])
+        ins[1] = merge_shape(ins[1], tuple(ins[0][:axis]) + tuple(ins[0][axis + 1:]), "length")
+    return ins, outs
+
+
+_SOFTMAX_PARAMS = [Param("axis", p_int, -1), Param("temperature", p_float_or_none, None),
+                   Param("dtype", p_enum(None, "float16", "float32", "float64"), None),
+                   Param("use_length", p_bool_or_none, False)]
+
+register("softmax", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape, infer_type=_softmax_type,
+         arguments=lambda p: ["data", "length"] if p.use_length else ["data"])(_softmax_impl("softmax"))
+register("log_softmax", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape,
+         infer_type=_softmax_type)(_softmax_impl("log_softmax"))
+register("softmin", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape,
+         infer_type=_softmax_type)(_softmax_impl("softmin"))

@@ -40,7 +40,8 @@ from ..base import MXNetError
 from ..ndarray.ndarray import NDArray
 
 __all__ = ["MXNetOptState", "build_optax", "build_pure_update", "find_opt_state", "get_lr",
-           "set_lr", "get_count", "set_count", "optax_state_to_updater", "updater_to_optax_state"]
+           "set_lr", "get_count", "set_count", "optax_state_to_updater", "updater_to_optax_state",
+           "optax_state_from_mxnet"]
 
 
 class MXNetOptState(NamedTuple):
@@ -67,7 +68,10 @@ def build_pure_update(opt: Any, param_names: list[str]) -> tuple[Callable, Calla
     names, lr_mult, wds = _resolve(opt, param_names)
     schedule = opt.lr_scheduler.as_schedule() if opt.lr_scheduler is not None else None
     start = int(opt.num_update)
-    base_lr = float(opt.lr) if opt.lr is not None else 0.0
+    if opt.lr is not None:
+        base_lr = float(opt.lr)
+    else:
+        base_lr = float(getattr(opt.lr_scheduler, "base_lr", 0.0))
 
     def init(params: dict) -> MXNetOptState:
         missing = [n for n in names if n not in params]
@@ -110,7 +114,7 @@ def build_optax(opt: Any, param_names: list[str]) -> optax.GradientTransformatio
         for k, g in grads.items():
             if k in names:
                 p, q = params[k], new_params[k]
-                if q.dtype == jnp.float16:  # keep float16 deltas exact: add back in float32
+                if q.dtype in (jnp.float16, jnp.bfloat16):  # keep the delta exact: in float32
                     updates[k] = q.astype(jnp.float32) - p.astype(jnp.float32)
                 else:
                     updates[k] = q - p
@@ -218,3 +222,39 @@ def updater_to_optax_state(updater: Any, params: dict, param_names: list[str],
     lr = opt.lr if opt.lr is not None else 0.0
     return MXNetOptState(count=jnp.asarray(int(opt.num_update), jnp.int32),
                          lr=jnp.asarray(lr, jnp.float32), states=states, glob=glob)
+
+
+def optax_state_from_mxnet(opt: Any, states: Any, opt_state: Any, trainable: list[str],
+                           param_names: list[str]) -> Any:
+    """Put MXNet updater states (``load_mxnet_pickled_states`` output: ``{index: state}``, or
+    ``(states, optimizer_cfg)``) into ``opt_state`` for the parameters ``trainable``.
+
+    MXNet's single-device Module keys a parameter by its position in ``param_names``; a name key
+    is accepted too. Parameters without a saved state keep theirs. The count becomes the saved
+    optimizer's ``num_update`` when it was dumped, else stays as it is (MXNet's bare states carry
+    no counts).
+    """
+    cfg = None
+    if isinstance(states, tuple) and len(states) == 2 and isinstance(states[1], dict):
+        states, cfg = states
+    if not isinstance(states, dict):
+        raise MXNetError(f"MXNet optimizer states should be a dict, got {type(states).__name__}")
+    st = find_opt_state(opt_state)
+    new_states = dict(st.states)
+    for name in trainable:
+        idx = list(param_names).index(name) if name in param_names else None
+        key = idx if idx in states else (name if name in states else None)
+        if key is None:
+            continue
+        value = _unwrap(states[key])
+        template = st.states[name]
+        if jax.tree_util.tree_structure(value) != jax.tree_util.tree_structure(template):
+            raise MXNetError(f"saved optimizer state for '{name}' has layout "
+                             f"{jax.tree_util.tree_structure(value)}, {type(opt).__name__} "
+                             f"expects {jax.tree_util.tree_structure(template)}")
+        new_states[name] = jax.tree_util.tree_map(
+            lambda v, t: jnp.asarray(v, t.dtype).reshape(t.shape), value, template)
+    fields = {"states": new_states}
+    if cfg is not None and "num_update" in (cfg.get("attrs") or {}):
+        fields["count"] = jnp.asarray(int(cfg["attrs"]["num_update"]), jnp.int32)
+    return _replace(opt_state, **fields)

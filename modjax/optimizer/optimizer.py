@@ -346,6 +346,13 @@ class Optimizer:
         from .optax_face import build_pure_update
         return build_pure_update(self, param_names)
 
+    def optax_state_from_mxnet(self, states: Any, opt_state: Any, trainable: list[str],
+                               param_names: list[str]) -> Any:
+        """``opt_state`` with MXNet updater states (``{index: state}``) put in; see
+        :func:`modjax.optimizer.optax_face.optax_state_from_mxnet`."""
+        from .optax_face import optax_state_from_mxnet
+        return optax_state_from_mxnet(self, states, opt_state, trainable, param_names)
+
     # -- pickling (in-process copies only; files use Updater.get_states) ----------------------
     def __getstate__(self) -> dict:
         ret = self.__dict__.copy()

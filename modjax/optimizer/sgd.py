@@ -9,14 +9,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ..random import next_key
 from .optimizer import Optimizer, State, aggregation_size, register
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "DCASGD", "SGLD", "Test"]
-
-_f32 = np.float32
 
 
 @register
@@ -48,7 +45,7 @@ class SGD(Optimizer):
             step = lr * jnp.clip(self.rescale_grad * g, -c, c)
         else:
             step = (lr * self.rescale_grad) * g
-        decayed = lr * wd * w
+        decayed = 0.0 if (isinstance(wd, (int, float)) and wd == 0) else lr * wd * w
         if mom is None:
             return (w + (-decayed - step)).astype(dt), None, glob
         momentum = self.momentum if self.momentum > 0 else 0.0

@@ -51,6 +51,10 @@ class LoweredGraph:
                            for src, _, _ in node.inputs[len(node.inputs) - n_aux:]] if n_aux else []
             self._plan.append(("op", node.op, p, ins, len(ins) - n_aux, aux_targets, node.name))
         self._heads = [(index[id(n)], i) for n, i in sym._heads]
+        # ops that read their inferred output shapes (``_zeros(shape=(0, H))``): see _out_shapes
+        self._nodes = nodes
+        self._shape_steps = [i for i, n in enumerate(nodes)
+                             if not n.is_variable and n.op.needs_out_shapes]
         self.arg_rewrites: list[tuple[str, Any]] = []
         for node in nodes:
             if node.op is not None and node.op.rewrites_args is not None:
@@ -75,6 +79,7 @@ class LoweredGraph:
         """Evaluate the graph: (outputs in ``output_names`` order, updated aux states)."""
         values: list[Sequence[jax.Array]] = []
         new_aux = dict(aux)
+        out_shapes = self._out_shapes(args, aux) if self._shape_steps else {}
         for step, entry in enumerate(self._plan):
             kind = entry[0]
             if kind == "arg":
@@ -86,13 +91,30 @@ class LoweredGraph:
             _, op, p, ins, n_args, aux_targets, name = entry
             inputs = [values[j][k] for j, k in ins]
             sub = jax.random.fold_in(key, step) if op.needs_key and key is not None else None
-            outs, upd = op.forward(p, inputs[:n_args], inputs[n_args:], OpCtx(is_train, sub))
+            ctx = OpCtx(is_train, sub, out_shapes.get(step))
+            outs, upd = op.forward(p, inputs[:n_args], inputs[n_args:], ctx)
             if is_train:
                 for target, value in zip(aux_targets, upd):
                     if target is not None:
                         new_aux[target] = value
             values.append(outs)
         return [values[j][k] for j, k in self._heads], new_aux
+
+    def _out_shapes(self, args: dict[str, Any], aux: dict[str, Any]) -> dict[int, list]:
+        """Output shapes of the ``needs_out_shapes`` nodes, by shape inference over the graph
+        seeded with the argument shapes (runs in Python, once per trace)."""
+        from .infer import infer_graph
+        shapes, dtypes = {}, {}
+        for node in self._nodes:
+            if node.is_variable:
+                value = args.get(node.name, aux.get(node.name))
+                if value is not None:
+                    shapes[id(node)] = tuple(value.shape)
+                    dtypes[id(node)] = value.dtype
+        eshape, _ = infer_graph(self._nodes, shapes, dtypes)
+        return {step: [eshape.get((id(self._nodes[step]), i))
+                       for i in range(self._nodes[step].num_outputs())]
+                for step in self._shape_steps}
 
     def forward_and_vjp(self, args: dict[str, jax.Array], aux: dict[str, jax.Array], key: Any,
                         diff_names: Sequence[str], head_grads: Sequence[Any] | None

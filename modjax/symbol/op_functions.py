@@ -22,7 +22,10 @@ def symbol_function(op_name: str, py_name: str) -> Callable[..., Symbol]:
 
 
 def install(namespace: dict[str, Any]) -> None:
-    """Add a builder for every registered operator name that the namespace lacks."""
+    """Add the Python-level helpers (``zeros``, ``maximum``, ...) and a builder for every
+    registered operator name that the namespace lacks."""
+    from .sym_functions import install as install_helpers
+    install_helpers(namespace)
     for name in all_ops():
         if name not in namespace:
             namespace[name] = symbol_function(name, name)
