@@ -81,8 +81,72 @@ def check_label_shapes(labels: Any, preds: Any, wrap: bool = False,
     return labels, preds
 
 
+def _flushing_attr(name: str) -> property:
+    """An accumulator attribute whose read first applies deferred updates."""
+    key = "_" + name
+
+    def fget(self: "EvalMetric") -> Any:
+        if self.__dict__.get("_pending") and not self.__dict__.get("_flushing"):
+            self._flush_pending()
+        return self.__dict__[key]
+
+    def fset(self: "EvalMetric", value: Any) -> None:
+        self.__dict__[key] = value
+
+    return property(fget, fset)
+
+
+_READERS = ("get", "get_global", "get_name_value", "get_global_name_value", "reset",
+            "reset_local", "get_config", "__str__", "update", "update_dict")
+
+
+def _flush_first(fn: Callable) -> Callable:
+    def reader(self: "EvalMetric", *args: Any, **kwargs: Any) -> Any:
+        if self.__dict__.get("_pending") and not self.__dict__.get("_flushing"):
+            self._flush_pending()
+        return fn(self, *args, **kwargs)
+    reader.__name__, reader.__doc__, reader.__wrapped__ = fn.__name__, fn.__doc__, fn
+    return reader
+
+
 class EvalMetric:
-    """Base class of all metrics: local (``num_inst``/``sum_metric``) and global accumulators."""
+    """Base class of all metrics: local (``num_inst``/``sum_metric``) and global accumulators.
+
+    A Module may *defer* updates (``_defer_update_dict``) so the host does not wait for the
+    device every step; every read of a metric (``get``, ``reset``, the accumulators, ...)
+    first applies the deferred updates in order, so values are always exact.
+    """
+
+    num_inst = _flushing_attr("num_inst")
+    sum_metric = _flushing_attr("sum_metric")
+    global_num_inst = _flushing_attr("global_num_inst")
+    global_sum_metric = _flushing_attr("global_sum_metric")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _READERS:
+            fn = cls.__dict__.get(name)
+            if fn is not None and not hasattr(fn, "__wrapped__"):
+                setattr(cls, name, _flush_first(fn))
+
+    def _defer_update_dict(self, label: dict[str, Any], pred: dict[str, Any], window: int = 2) -> None:
+        """Queue an update; only the oldest beyond ``window`` pending ones are applied now."""
+        pending = self.__dict__.setdefault("_pending", [])
+        pending.append((label, pred))
+        while len(pending) > window:
+            self._apply_pending(pending.pop(0))
+
+    def _apply_pending(self, item: tuple) -> None:
+        self.__dict__["_flushing"] = True
+        try:
+            self.update_dict(*item)
+        finally:
+            self.__dict__["_flushing"] = False
+
+    def _flush_pending(self) -> None:
+        pending = self.__dict__.get("_pending")
+        while pending:
+            self._apply_pending(pending.pop(0))
 
     def __init__(self, name: str, output_names: Names = None,
                  label_names: Names = None, **kwargs: Any):
@@ -159,6 +223,11 @@ class EvalMetric:
         self.global_sum_metric += value
         self.num_inst += count
         self.global_num_inst += count
+
+
+for _name in _READERS:
+    if _name in EvalMetric.__dict__:
+        setattr(EvalMetric, _name, _flush_first(EvalMetric.__dict__[_name]))
 
 
 # --- registry ------------------------------------------------------------------------------------
@@ -265,6 +334,14 @@ class CompositeEvalMetric(EvalMetric):
     def update(self, labels: Sequence[Any], preds: Sequence[Any]) -> None:
         for metric in self.metrics:
             metric.update(labels, preds)
+
+    def _defer_update_dict(self, labels: dict[str, Any], preds: dict[str, Any], window: int = 2) -> None:
+        if self.label_names is not None:
+            labels = OrderedDict([i for i in labels.items() if i[0] in self.label_names])
+        if self.output_names is not None:
+            preds = OrderedDict([i for i in preds.items() if i[0] in self.output_names])
+        for metric in self.metrics:
+            metric._defer_update_dict(labels, preds, window)
 
     def reset(self) -> None:
         for metric in getattr(self, "metrics", []):

@@ -9,6 +9,7 @@ import weakref
 from collections import namedtuple
 from typing import Any, Sequence
 
+import jax
 import numpy as np
 
 from ..base import MXNetError
@@ -464,7 +465,21 @@ class NDArrayIter(DataIter):
                 second = self._getdata(source, end=pad)
             return self._concat(first, second)
         end = min(self.cursor + self.batch_size, self.num_data)
+        if end - self.cursor == self.batch_size and source:
+            return self._device_rows(source, self.cursor)
         return self._getdata(source, self.cursor, end)
+
+    def _device_rows(self, source: list, start: int) -> list:
+        """One full batch sliced on the device from a device copy of the (shuffled) data:
+        one small dispatch per array instead of a host-to-device copy per batch."""
+        cache = self.__dict__.setdefault("_device_cache", {})
+        out = []
+        for name, v in source:
+            dev = cache.get(name)
+            if dev is None or dev[0] is not v:
+                dev = cache[name] = (v, jax.device_put(v, cpu().jax_device))
+            out.append(_take_rows(dev[1], start, self.batch_size, self._ax(v)))
+        return out
 
     def getdata(self) -> list[NDArray]:
         return [_to_nd(a) for a in self._batchify(self.data)]
@@ -486,6 +501,18 @@ class NDArrayIter(DataIter):
         self.label = [(k, np.take(v, self.idx, axis=self._ax(v))) for k, v in self.label]
 
 
+def _take_rows_impl(x: jax.Array, start: jax.Array, size: int, axis: int) -> jax.Array:
+    return jax.lax.dynamic_slice_in_dim(x, start, size, axis)
+
+
+_take_rows_impl = jax.jit(_take_rows_impl, static_argnums=(2, 3))
+
+
+def _take_rows(x: jax.Array, start: int, size: int, axis: int) -> jax.Array:
+    """Rows [start, start+size) along ``axis`` (one cached executable per shape)."""
+    return _take_rows_impl(x, np.int32(start), size, axis)
+
+
 def _host(value: Any) -> np.ndarray:
     return value.asnumpy() if isinstance(value, NDArray) else np.asarray(value)
 
@@ -493,4 +520,6 @@ def _host(value: Any) -> np.ndarray:
 def _to_nd(value: Any) -> NDArray:
     if isinstance(value, NDArray):
         return value
+    if isinstance(value, jax.Array):
+        return NDArray(value, cpu())
     return nd_array(np.ascontiguousarray(value), cpu())

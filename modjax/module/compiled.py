@@ -16,13 +16,7 @@ import optax
 
 from ..symbol.lower import LoweredGraph
 
-__all__ = ["ExecutableCache", "StepFunctions", "spec_of"]
-
-
-def spec_of(tree: Any) -> Any:
-    """The (shape, dtype) skeleton of a pytree of arrays: part of a cache key."""
-    return tuple((k, tuple(v.shape), str(v.dtype)) for k, v in sorted(tree.items())) \
-        if isinstance(tree, dict) else jax.tree_util.tree_structure(tree)
+__all__ = ["ExecutableCache", "StepFunctions"]
 
 
 class ExecutableCache:

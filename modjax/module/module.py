@@ -22,7 +22,7 @@ from ..ndarray.ndarray import NDArray
 from ..random import next_key
 from ..symbol.lower import LoweredGraph
 from .base_module import BaseModule, ModuleStateError, _as_list, _check_names
-from .compiled import ExecutableCache, StepFunctions, spec_of
+from .compiled import ExecutableCache, StepFunctions
 from .state import ParamState, parse_descs
 
 __all__ = ["Module"]
@@ -50,6 +50,7 @@ class Module(BaseModule):
                              "not available in this version; pass a single context")
         self._context = contexts
         self._device = contexts[0].jax_device
+        self._device_set = {self._device}
         self._symbol = symbol
         self._data_names = list(data_names or [])
         self._label_names = list(label_names or [])
@@ -217,6 +218,8 @@ class Module(BaseModule):
         self._input_types = {n: np.dtype(type_by_name[n]) for n in self._input_shapes}
         self._out_shapes = out_shapes
         self._data_shapes, self._label_shapes = data_descs, label_descs
+        self._inputs_key = tuple(sorted((n, tuple(s), str(self._input_types[n]))
+                                        for n, s in self._input_shapes.items()))
         for name, shape in self._input_shapes.items():
             cur = self._inputs.get(name)
             if cur is None or tuple(cur.shape) != tuple(shape):
@@ -389,7 +392,9 @@ class Module(BaseModule):
         if tuple(x.shape) != tuple(self._input_shapes[name]):
             raise ShapeError(f"forward: input '{name}' has shape {tuple(x.shape)}, expected "
                              f"{tuple(self._input_shapes[name])}")
-        return jax.device_put(x, self._device)
+        if x.sharding.device_set != self._device_set:
+            x = jax.device_put(x, self._device)
+        return x
 
     def forward(self, data_batch: Any, is_train: bool | None = None) -> None:
         """Forward a batch (auto-reshaping to new shapes). Training forwards are lazy."""
@@ -414,7 +419,7 @@ class Module(BaseModule):
     def _run_forward(self, is_train: bool, key: Any) -> list[jax.Array]:
         state = self._state
         args = (state.params, state.aux, dict(self._inputs), key)
-        exe_key = ("forward", is_train, spec_of(self._inputs), spec_of(state.params))
+        exe_key = ("forward", is_train, self._inputs_key, state.layout_key)
         exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
                               args + (is_train,))
         return exe(*args)
@@ -465,7 +470,7 @@ class Module(BaseModule):
         diff = self._diff_names()
         heads = pending["head_grads"]
         args = (state.params, state.aux, pending["inputs"], pending["key"], heads)
-        exe_key = ("fwd_bwd", spec_of(pending["inputs"]), spec_of(state.params), diff,
+        exe_key = ("fwd_bwd", self._inputs_key, state.layout_key, diff,
                    tuple(h is None for h in heads) if heads else None)
         exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward_backward,
                                                        static_argnames="trainable"),
@@ -483,7 +488,7 @@ class Module(BaseModule):
     def _run_forward_train(self, pending: dict) -> list[jax.Array]:
         state = self._state
         args = (state.params, state.aux, pending["inputs"], pending["key"])
-        exe_key = ("forward", True, spec_of(pending["inputs"]), spec_of(state.params))
+        exe_key = ("forward", True, self._inputs_key, state.layout_key)
         exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
                               args + (True,))
         return exe(*args)
@@ -500,7 +505,7 @@ class Module(BaseModule):
         if fusable:
             trainable = self._trainable
             args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"])
-            exe_key = ("train_step", spec_of(pending["inputs"]), spec_of(state.params), trainable,
+            exe_key = ("train_step", self._inputs_key, state.layout_key, trainable,
                        state.tx_version)
             tx = state.tx
             exe = self._execs.get(
@@ -541,7 +546,15 @@ class Module(BaseModule):
         labels = _as_list(labels[0] if pre_sliced and labels and isinstance(labels[0], list) else labels)
         outputs = self.get_outputs()
         label_names = [d.name for d in self._label_shapes] if self._label_shapes else self._label_names
-        eval_metric.update_dict(dict(zip(label_names, labels)), dict(zip(self._output_names, outputs)))
+        # snapshots (fresh NDArrays over immutable buffers), so the update may be deferred safely
+        labels = {n: NDArray(x._data, x._ctx) if isinstance(x, NDArray) else x
+                  for n, x in zip(label_names, labels)}
+        preds = dict(zip(self._output_names, outputs))
+        defer = getattr(eval_metric, "_defer_update_dict", None)
+        if defer is not None:
+            defer(labels, preds)
+        else:
+            eval_metric.update_dict(labels, preds)
 
     # -- states, monitor, checkpoints ---------------------------------------------------------
     def get_states(self, merge_multi_context: bool = True) -> list:

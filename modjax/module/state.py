@@ -62,6 +62,8 @@ class ParamState:
     def allocate(self, param_shapes: dict, param_types: dict, aux_shapes: dict, aux_types: dict) -> None:
         self.params = {n: self._put(jnp.zeros(s), param_types[n]) for n, s in param_shapes.items()}
         self.aux = {n: self._put(jnp.zeros(s), aux_types[n]) for n, s in aux_shapes.items()}
+        self.layout_key = (tuple((n, tuple(v.shape), str(v.dtype)) for n, v in sorted(self.params.items())),
+                           tuple((n, tuple(v.shape), str(v.dtype)) for n, v in sorted(self.aux.items())))
 
     def check_compatible(self, param_shapes: dict, aux_shapes: dict, what: str) -> None:
         for table, shapes, kind in ((self.params, param_shapes, "parameter"),
@@ -134,8 +136,7 @@ class ParamState:
         if self.tx is not None:
             tx = self.tx
             args = (self.params, self.opt_state, grads)
-            key = ("update", tuple(sorted(grads)), tuple((n, tuple(v.shape)) for n, v in
-                                                         sorted(self.params.items())), self.tx_version)
+            key = ("update", tuple(sorted(grads)), self.layout_key, self.tx_version)
             exe = execs.get(key, lambda: jax.jit(lambda p, o, g: fns.apply_update(tx, p, o, g),
                                                  donate_argnums=(0, 1)), args)
             self.params, self.opt_state = exe(*args)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..base import MXNetError
 from ..ops.params import attr_str
-from ..ops.registry import OpCtx, all_ops, get_op
+from ..ops.registry import OpCtx, all_ops, get_op, split_positional
 from ..random import next_key
 from .ndarray import NDArray
 
@@ -55,8 +57,12 @@ def invoke(op_name: str, args: tuple, kwargs: dict[str, Any]) -> NDArray | list[
 
 
 def ndarray_function(op_name: str, py_name: str) -> Callable[..., Any]:
+    op = all_ops()[op_name]
+
     def fn(*args: Any, **kwargs: Any) -> Any:
-        return invoke(op_name, args, kwargs)
+        args, kwargs = split_positional(op, args, lambda a: isinstance(a, (NDArray, jax.Array, np.ndarray)),
+                                        kwargs)
+        return invoke(op_name, tuple(args), kwargs)
     fn.__name__ = py_name
     fn.__doc__ = all_ops()[op_name].doc
     return fn

@@ -83,7 +83,7 @@ def _unary(name: str, fn: Callable, doc: str) -> None:
 
 
 for _name, _fn, _doc in [
-        ("abs", jnp.abs, "|x| (gradient sign(x), 0 at 0)."),
+        ("abs", custom_unary(jnp.abs, lambda x, y, g: g * jnp.sign(x)), "|x| (gradient sign(x), 0 at 0)."),
         ("sign", jnp.sign, "sign(x) (zero gradient)."),
         ("negative", jnp.negative, "-x."),
         ("square", jnp.square, "x²."),

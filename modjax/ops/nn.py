@@ -43,7 +43,7 @@ def _fc_infer_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
 def fully_connected(p: Params, data: jax.Array, weight: jax.Array, bias: jax.Array | None = None):
     """y = x·Wᵀ + b; x (N, ...) is flattened to (N, K) unless flatten=False. W (num_hidden, K)."""
     x = data.reshape(data.shape[0], -1) if p.flatten else data
-    y = jnp.matmul(x, weight.T, precision=jax.lax.Precision.HIGHEST)
+    y = jnp.matmul(x, weight.T)
     return y + bias if bias is not None else y
 
 
@@ -106,8 +106,8 @@ def batch_norm(p: Params, inputs: list, aux: list, ctx: OpCtx):
         new_aux = [moving_mean, moving_var]
     y = (data - mean.reshape(bshape)) * (invstd * w).reshape(bshape) + beta.reshape(bshape)
     outs = [y.astype(data.dtype)]
-    if p.output_mean_var:
-        outs += [mean, invstd]
+    if p.output_mean_var:  # MXNet's backward ignores the head gradients of these two outputs
+        outs += [jax.lax.stop_gradient(mean), jax.lax.stop_gradient(invstd)]
     return outs, new_aux
 
 
@@ -221,6 +221,33 @@ def _avg_divisor(x: tuple, k: tuple, s: tuple, pad: tuple, out: tuple, include_p
     return n.astype(np.float32)
 
 
+def _avg_pool(x: jax.Array, window: tuple, strides: tuple, padding: list, k: tuple, s: tuple,
+              pad: tuple, out: tuple, count_include_pad: bool | None) -> jax.Array:
+    """Average pooling as MXNet 1.9.1 (oneDNN build) computes it: the forward divides by the
+    window clipped to the padded input; the backward, with count_include_pad, by the whole
+    kernel size (so a clipped full-mode window's gradient is not the forward's derivative)."""
+    include = True if count_include_pad is None else count_include_pad
+    n_fwd = _avg_divisor(tuple(x.shape[2:]), k, s, pad, out, include)
+    n_bwd = np.full_like(n_fwd, float(np.prod(k))) if include else n_fwd
+
+    def sum_pool(v: jax.Array) -> jax.Array:
+        return jax.lax.reduce_window(v, np.array(0, v.dtype), jax.lax.add, window, strides, padding)
+
+    def divide(v: jax.Array, n: np.ndarray) -> jax.Array:  # an empty window gives 0
+        return jnp.where(n > 0, v / np.maximum(n, 1).astype(v.dtype), jnp.zeros((), v.dtype))
+
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        return divide(sum_pool(x), n_fwd)
+    transpose = jax.linear_transpose(sum_pool, jax.ShapeDtypeStruct(x.shape, x.dtype))
+
+    @jax.custom_vjp
+    def op(v):
+        return divide(sum_pool(v), n_fwd)
+
+    op.defvjp(lambda v: (op(v), None), lambda _, g: transpose(divide(g, n_bwd)))
+    return op(x)
+
+
 def _pool_hidden(p: Params) -> int:
     """The oneDNN (MKLDNN) build's max-pooling workspace output."""
     return int(p.pool_type == "max" and 1 <= len(p.kernel) <= 3
@@ -237,7 +264,7 @@ def _pool_hidden(p: Params) -> int:
 def pooling(p: Params, data: jax.Array) -> jax.Array:
     """max/avg/sum/lp pooling over the spatial dims of (N, C, *x). Stride defaults to 1; max pads
     with the lowest finite value (an all-padding window gives it) and sends the gradient to the
-    first maximum; avg divides by MXNet's clipped window size."""
+    first maximum; avg divides by MXNet's clipped window size (see _avg_pool)."""
     layout = p.layout or _default_layout(data.ndim - 2)
     channels_last = layout[-1] == "C"
     x = jnp.moveaxis(data, -1, 1) if channels_last else data
@@ -248,27 +275,27 @@ def pooling(p: Params, data: jax.Array) -> jax.Array:
     padding = [(0, 0), (0, 0)] + [(pi, pi + e) for pi, e in zip(pad, extra)]
     if p.pool_type == "max":
         inexact = jnp.issubdtype(x.dtype, jnp.inexact)
+        # -inf keeps reduce_window a max monoid (differentiable: the gradient goes to the first
+        # maximum); windows with no input element then give MXNet's lowest finite value
         lowest = jnp.finfo(x.dtype).min if inexact else jnp.iinfo(x.dtype).min
-        init = -jnp.inf if inexact else lowest
-        y = jax.lax.reduce_window(x, jnp.asarray(init, x.dtype), jax.lax.max, window, strides, padding)
+        init = -np.inf if inexact else lowest
+        y = jax.lax.reduce_window(x, np.array(init, x.dtype), jax.lax.max, window, strides, padding)
         if inexact:
             y = jnp.where(y == -jnp.inf, jnp.asarray(lowest, x.dtype), y)
-    else:
-        if p.pool_type == "lp":
-            if p.p_value is None:
-                raise MXNetError("Pooling: pool_type='lp' needs p_value")
-            x = x if p.p_value == 1 else x ** p.p_value
-        y = jax.lax.reduce_window(x, jnp.asarray(0, x.dtype), jax.lax.add, window, strides, padding)
-        if p.pool_type == "avg":
-            include = True if p.count_include_pad is None else p.count_include_pad
-            n = _avg_divisor(tuple(x.shape[2:]), k, s, pad, out, include)
-            y = jnp.where(n > 0, y / np.maximum(n, 1).astype(y.dtype), jnp.zeros((), y.dtype))
-        elif p.pool_type == "lp" and p.p_value == 2:
+    elif p.pool_type == "avg":
+        y = _avg_pool(x, window, strides, padding, k, s, pad, out, p.count_include_pad)
+    else:  # sum, lp: (Σ x^p)^(1/p), with x^1 = x (not |x|) and a real cube root for p = 3
+        if p.pool_type == "lp" and p.p_value is None:
+            raise MXNetError("Pooling: pool_type='lp' needs p_value")
+        power = p.p_value if p.pool_type == "lp" else 1
+        xp = x if power == 1 else x ** power
+        y = jax.lax.reduce_window(xp, np.array(0, x.dtype), jax.lax.add, window, strides, padding)
+        if power == 2:
             y = jnp.sqrt(y)
-        elif p.pool_type == "lp" and p.p_value == 3:
+        elif power == 3:
             y = jnp.cbrt(y)
-        elif p.pool_type == "lp" and p.p_value != 1:
-            y = y ** (1.0 / p.p_value)
+        elif power != 1:
+            y = y ** (1.0 / power)
     return jnp.moveaxis(y, 1, -1) if channels_last else y
 
 
@@ -340,7 +367,7 @@ def lrn(p: Params, data: jax.Array) -> jax.Array:
     half = p.nsize // 2
     window = (1, p.nsize) + (1,) * (data.ndim - 2)
     padding = [(0, 0), (half, p.nsize - 1 - half)] + [(0, 0)] * (data.ndim - 2)
-    sq = jax.lax.reduce_window(data * data, jnp.asarray(0, data.dtype), jax.lax.add, window,
+    sq = jax.lax.reduce_window(data * data, np.array(0, data.dtype), jax.lax.add, window,
                                (1,) * data.ndim, padding)
     salpha = np.float32(p.alpha) / np.float32(p.nsize)
     norm = np.float32(p.knorm) + salpha * sq

@@ -36,10 +36,12 @@ def reduce_axes(p: Params, ndim: int) -> tuple[int, ...]:
 
 
 def _finish(p: Params, y: jax.Array, x: jax.Array, axes: tuple) -> jax.Array:
-    """Apply keepdims, and the legacy (1,) shape of a total reduction."""
+    """Drop the reduced axes of a keepdims result unless keepdims; a total reduction gives the
+    legacy shape (1,)."""
     if p.keepdims:
-        return y.reshape(tuple(1 if i in axes else d for i, d in enumerate(x.shape)))
-    return y.reshape((1,)) if y.ndim == 0 else y
+        return y
+    kept = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return y.reshape(kept or (1,))
 
 
 def _with_grad(fwd: Callable, grad: Callable) -> Callable:

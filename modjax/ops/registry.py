@@ -19,7 +19,7 @@ from ..base import MXNetError, ShapeError
 from .params import REQUIRED, Param, ParamParseError, Params
 
 __all__ = ["OpDef", "OpCtx", "register", "get_op", "find_op", "all_ops", "UnknownOperatorError",
-           "Shape", "known", "merge_shape", "parse_params"]
+           "Shape", "known", "merge_shape", "parse_params", "split_positional"]
 
 Shape = "tuple[int, ...] | None"
 
@@ -187,6 +187,26 @@ def get_op(name: str, where: str = "") -> OpDef:
 def all_ops() -> dict[str, OpDef]:
     """Every registered name (aliases included) and its definition."""
     return dict(_REGISTRY)
+
+
+def split_positional(op: OpDef, args: Sequence[Any], is_input: Callable[[Any], bool],
+                     kwargs: dict[str, Any]) -> tuple[list, dict[str, Any]]:
+    """MXNet's generated ``mx.sym.X``/``mx.nd.X`` take parameters positionally after the inputs,
+    in declaration order (``mx.nd.clip(x, 0, 6)``). Returns (inputs, kwargs with those params)."""
+    first = next((i for i, a in enumerate(args) if not is_input(a)), len(args))
+    if first == len(args) or op.varargs is not None:
+        return list(args), kwargs
+    names = [n for n in op.params if n != op.varargs]
+    extra = args[first:]
+    if len(extra) > len(names) or any(is_input(a) for a in extra):
+        raise MXNetError(f"operator {op.name}: positional arguments after the inputs must be its "
+                         f"parameters {names}, got {len(extra)} values")
+    kwargs = dict(kwargs)
+    for name, value in zip(names, extra):
+        if name in kwargs:
+            raise MXNetError(f"operator {op.name}: parameter '{name}' given twice")
+        kwargs[name] = value
+    return list(args[:first]), kwargs
 
 
 def parse_params(op: OpDef, attrs: dict[str, Any], node_name: str = "") -> Params:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..ops.registry import all_ops
+from ..ops.registry import all_ops, split_positional
 from .symbol import Symbol, make_op
 
 __all__ = ["symbol_function", "install"]
@@ -13,7 +13,10 @@ def symbol_function(op_name: str, py_name: str) -> Callable[..., Symbol]:
     """The ``mx.sym.<py_name>`` builder; unnamed nodes are named after ``py_name.lower()``."""
     hint = py_name.lower()
 
+    op = all_ops()[op_name]
+
     def fn(*args: Any, **kwargs: Any) -> Symbol:
+        args, kwargs = split_positional(op, args, lambda a: isinstance(a, Symbol), kwargs)
         return make_op(op_name, hint, args, kwargs)
 
     fn.__name__ = py_name
