@@ -81,6 +81,7 @@ class BaseModule:
         from .. import metric as metric_mod
         from ..model import BatchEndParam
         self._require(binded=True, params=True, what="score")
+        self._check_iter_names(eval_data, "score")
         if reset:
             eval_data.reset()
         if not isinstance(eval_metric, metric_mod.EvalMetric):
@@ -153,7 +154,9 @@ class BaseModule:
         return output_list
 
     def _check_iter_names(self, data_iter: Any, what: str) -> None:
-        provided = [d[0] if isinstance(d, tuple) else d.name for d in data_iter.provide_data]
+        if isinstance(data_iter, list) or not hasattr(data_iter, "provide_data"):
+            return
+        provided = [d.name if hasattr(d, "name") else d[0] for d in data_iter.provide_data]
         if set(provided) != set(self.data_names):
             raise MXNetError(f"{what}: the iterator provides data {provided}, the module expects "
                              f"{list(self.data_names)}")
@@ -174,6 +177,7 @@ class BaseModule:
             raise MXNetError("fit: please specify number of epochs (num_epoch)")
         if initializer is None:
             initializer = Uniform(0.01)
+        self._check_iter_names(train_data, "fit")
         self.bind(data_shapes=train_data.provide_data, label_shapes=train_data.provide_label,
                   for_training=True, force_rebind=force_rebind)
         if monitor is not None:

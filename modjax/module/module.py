@@ -63,6 +63,7 @@ class Module(BaseModule):
         _check_names(self._fixed_param_names, "fixed_param", arguments, True, logger)
         inputs = set(self._data_names) | set(self._label_names) | set(self._state_names)
         self._param_names = [a for a in arguments if a not in inputs]
+        self._check_loss_labels(inputs)
         self._aux_names = symbol.list_auxiliary_states()
         self._output_names = symbol.list_outputs()
         self._graph = LoweredGraph(symbol)
@@ -79,6 +80,19 @@ class Module(BaseModule):
         self._monitor: Any = None
         self._preload_opt_states: str | None = None
         self._loaded_params: tuple[dict, dict] | None = None
+
+    def _check_loss_labels(self, inputs: set) -> None:
+        """A loss head's label that is not declared an input would be trained as a parameter."""
+        for node in self._symbol._nodes():
+            if node.op is None or not node.op.loss or "label" not in node.arg_names():
+                continue
+            src = node.inputs[node.arg_names().index("label")][0]
+            if src.is_variable and src.name not in inputs:
+                raise MXNetError(f"Module: '{src.name}' is the label of loss head '{node.name}' "
+                                 f"({node.op.name}) but is not in label_names {self._label_names} "
+                                 f"nor data_names {self._data_names}; pass "
+                                 f"label_names=['{src.name}'] (or label_names=None only for a "
+                                 "symbol without labels)")
 
     # -- names and shapes ----------------------------------------------------------------------
     @property
@@ -141,6 +155,11 @@ class Module(BaseModule):
             self.logger.warning("bind: label_shapes names %s do not match label_names %s",
                                 [d.name for d in label_descs], self._label_names)
         self._grad_req = self._resolve_grad_req(grad_req)
+        needed = [n for n in self._label_names if n in self._symbol.list_arguments()]
+        if for_training and needed and not label_descs:
+            raise MXNetError(f"bind(for_training=True): the loss needs labels {needed} but no "
+                             "label_shapes were given; pass label_shapes (e.g. "
+                             "train_iter.provide_label)")
         self._set_shapes(data_descs, label_descs)
         if shared_module is not None:
             if not (shared_module.binded and shared_module.params_initialized):
@@ -231,8 +250,15 @@ class Module(BaseModule):
         self._require(binded=True, what="reshape")
         data_descs = parse_descs(data_shapes, "data_shapes")
         label_descs = parse_descs(label_shapes, "label_shapes") if label_shapes else None
-        self._set_shapes(data_descs, label_descs)
-        self._state.check_compatible(self._param_shapes, self._aux_shapes, "reshape")
+        old = (self._data_shapes, self._label_shapes)
+        try:
+            self._set_shapes(data_descs, label_descs)
+            self._state.check_compatible(self._param_shapes, self._aux_shapes, "reshape")
+        except ShapeError as err:
+            self._set_shapes(*old)
+            given = ", ".join(f"'{d.name}' {tuple(d.shape)}" for d in data_descs)
+            raise ShapeError(f"inputs {given} do not fit the module's parameters (bound with "
+                             f"{', '.join(f'{d.name} {tuple(d.shape)}' for d in old[0])}): {err}") from None
 
     # -- parameters ----------------------------------------------------------------------------
     def init_params(self, initializer: Any = None, arg_params: dict | None = None,
@@ -355,7 +381,7 @@ class Module(BaseModule):
         self.optimizer_initialized = True
 
     # -- computation ---------------------------------------------------------------------------
-    def _load_batch(self, data_batch: Any) -> None:
+    def _load_batch(self, data_batch: Any, is_train: bool = False) -> None:
         """Copy a batch's data (and labels, if bound with labels) into the input arrays,
         reshaping the module first when the shapes changed."""
         data = _as_list(getattr(data_batch, "data", None))
@@ -363,6 +389,10 @@ class Module(BaseModule):
             raise MXNetError(f"forward: the batch has {len(data)} data arrays, the module expects "
                              f"{len(self._data_names)} ({self._data_names})")
         labels = _as_list(getattr(data_batch, "label", None))
+        if is_train and self.for_training and self._label_shapes and not labels:
+            raise MXNetError(f"forward(is_train=True): the batch has no label, but the module was "
+                             f"bound with labels {[d.name for d in self._label_shapes]} that its "
+                             "loss needs; give the batch its labels")
         new_shapes = [tuple(d.shape) for d in data]
         cur_shapes = [tuple(d.shape) for d in self._data_shapes]
         label_changed = self._label_shapes is not None and labels and \
@@ -402,7 +432,7 @@ class Module(BaseModule):
         self._materialize()
         if is_train is None:
             is_train = self.for_training
-        self._load_batch(data_batch)
+        self._load_batch(data_batch, bool(is_train))
         key = next_key() if self._graph.needs_key else None
         self._grads = None
         if is_train and self.for_training:
@@ -504,6 +534,7 @@ class Module(BaseModule):
                    and self._monitor is None)
         if fusable:
             trainable = self._trainable
+            state.sync_learning_rate()
             args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"])
             exe_key = ("train_step", self._inputs_key, state.layout_key, trainable,
                        state.tx_version)
@@ -514,7 +545,6 @@ class Module(BaseModule):
                 args + (trainable,))
             state.params, state.aux, state.opt_state, self._outputs = exe(*args)
             self._grads = {}
-            state.after_update()
             return
         self._materialize()
         if self._grads is None:

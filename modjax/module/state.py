@@ -123,17 +123,24 @@ class ParamState:
             self.tx = None
         if self.tx is not None:
             self.opt_state = self.tx.init({n: self.params[n] for n in trainable})
+            self._lr_pushed = getattr(optimizer, "lr", None)
         else:
             from ..optimizer import get_updater
             self.updater = get_updater(optimizer)
         self.tx_version += 1
 
-    def after_update(self) -> None:
-        """Hook after a fused step (nothing to do: counts live in the optax state)."""
+    def sync_learning_rate(self) -> None:
+        """Push ``optimizer.set_learning_rate(...)`` changes into the optax state (no recompile)."""
+        lr = getattr(self.optimizer, "lr", None)
+        if self.tx is not None and lr != self._lr_pushed and self.optimizer.lr_scheduler is None:
+            from ..optimizer.optax_face import set_lr
+            self.opt_state = set_lr(self.opt_state, lr)
+            self._lr_pushed = lr
 
     def apply_gradients(self, grads: dict[str, jax.Array], execs: Any, fns: Any) -> None:
         """The optimizer step for given gradients (optax executable, or MXNet's updater)."""
         if self.tx is not None:
+            self.sync_learning_rate()
             tx = self.tx
             args = (self.params, self.opt_state, grads)
             key = ("update", tuple(sorted(grads)), self.layout_key, self.tx_version)

@@ -304,18 +304,22 @@ case("begin_state_fc", "mx.sym.FullyConnected(V('data'), num_hidden=8, name='i2h
 # ==============================================================================================
 # reductions
 # ==============================================================================================
-case("reduce_sum_mean", "mx.sym.Group([mx.sym.sum(V('a')), mx.sym.sum(V('a'), axis=1), "
-     "mx.sym.sum(V('a'), axis=(0, 2), keepdims=True), mx.sym.sum(V('a'), axis=1, exclude=True), "
-     "mx.sym.mean(V('a'), axis=-1), mx.sym.mean(V('a')), mx.sym.sum_axis(V('a'), axis=0), "
-     "mx.sym.sum(V('a'), keepdims=True), mx.sym.mean(V('a'), axis=(0, 1, 2), exclude=True), "
-     "mx.sym.prod(V('b'), axis=0), mx.sym.prod(V('b'))])",
-     {"a": N(2, 3, 4), "b": U(0.5, 1.5, 3, 2)})
-case("reduce_max_min_ties", "mx.sym.Group([mx.sym.max(V('a'), axis=1), mx.sym.min(V('a'), axis=0, "
-     "keepdims=True), mx.sym.max(V('a')), mx.sym.max_axis(V('a'), axis=-1), mx.sym.min_axis(V('a'))])",
-     {"a": I(0, 3, 3, 4)})
+# one variable per reduction: MXNet 1.9.1 mis-scales the summed gradient of a variable that feeds
+# many reductions (mean(a) among 9 consumers of a gets 1/96 instead of 1/24)
+_REDUCE = ["mx.sym.sum(V('a0'))", "mx.sym.sum(V('a1'), axis=1)", "mx.sym.sum(V('a2'), axis=(0, 2), keepdims=True)",
+           "mx.sym.sum(V('a3'), axis=1, exclude=True)", "mx.sym.mean(V('a4'), axis=-1)", "mx.sym.mean(V('a5'))",
+           "mx.sym.sum_axis(V('a6'), axis=0)", "mx.sym.sum(V('a7'), keepdims=True)",
+           "mx.sym.mean(V('a8'), axis=(0, 1, 2), exclude=True)", "mx.sym.prod(V('b0'), axis=0)",
+           "mx.sym.prod(V('b1'))"]
+case("reduce_sum_mean", "mx.sym.Group([%s])" % ", ".join(_REDUCE),
+     {**{"a%d" % i: N(2, 3, 4) for i in range(9)}, "b0": U(0.5, 1.5, 3, 2), "b1": U(0.5, 1.5, 3, 2)})
+case("reduce_max_min_ties", "mx.sym.Group([mx.sym.max(V('a0'), axis=1), mx.sym.min(V('a1'), axis=0, "
+     "keepdims=True), mx.sym.max(V('a2')), mx.sym.max_axis(V('a3'), axis=-1), mx.sym.min_axis(V('a4'))])",
+     {"a%d" % i: I(0, 3, 3, 4) for i in range(5)})
 case("reduce_nan", "mx.sym.Group([mx.sym.nansum(V('a'), axis=1), mx.sym.nanprod(V('b'), axis=0), "
-     "mx.sym.nansum(V('a'))])",
-     {"a": A([[1.0, np.nan, 2.0], [np.nan, np.nan, 3.0]]), "b": A([[1.5, np.nan, 2.0], [0.5, np.nan, 3.0]])})
+     "mx.sym.nansum(V('c'))])",
+     {"a": A([[1.0, np.nan, 2.0], [np.nan, np.nan, 3.0]]), "b": A([[1.5, np.nan, 2.0], [0.5, np.nan, 3.0]]),
+      "c": A([[1.0, np.nan, 2.0], [np.nan, np.nan, 3.0]])})
 case("reduce_int32", "mx.sym.Group([mx.sym.mean(V('a')), mx.sym.mean(V('a'), axis=1), mx.sym.sum(V('a'), "
      "axis=0), mx.sym.max(V('a'))])", {"a": A([[1, 2, 2], [-3, 4, 4]], np.int32)}, backward=False)
 
