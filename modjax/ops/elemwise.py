@@ -84,7 +84,8 @@ def _unary(name: str, fn: Callable, doc: str) -> None:
 
 for _name, _fn, _doc in [
         ("abs", custom_unary(jnp.abs, lambda x, y, g: g * jnp.sign(x)), "|x| (gradient sign(x), 0 at 0)."),
-        ("sign", jnp.sign, "sign(x) (zero gradient)."),
+        ("sign", lambda x: jnp.where(x > 0, 1, jnp.where(x < 0, -1, 0)).astype(x.dtype),
+         "sign(x), 0 for NaN (zero gradient)."),
         ("negative", jnp.negative, "-x."),
         ("square", jnp.square, "x²."),
         ("sqrt", lambda x: _sqrt(x) if _inexact(x) else jnp.sqrt(x).astype(x.dtype), "√x; gradient 0.5/y."),

@@ -330,11 +330,9 @@ def dropout(p: Params, data: jax.Array, ctx: OpCtx) -> jax.Array:
 
 # -- Embedding ---------------------------------------------------------------------------------
 def _embedding_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
-    ins[1] = merge_shape(ins[1], (p.input_dim, p.output_dim), "Embedding weight")
-    if _has_ndim(ins[0]):
+    if _has_ndim(ins[0]):  # like MXNet, nothing is inferred before the data's ndim is known
+        ins[1] = merge_shape(ins[1], (p.input_dim, p.output_dim), "Embedding weight")
         outs[0] = merge_shape(outs[0], tuple(ins[0]) + (p.output_dim,), "Embedding output")
-    if _has_ndim(outs[0]):
-        ins[0] = merge_shape(ins[0], tuple(outs[0][:-1]), "Embedding data")
     return ins, outs
 
 

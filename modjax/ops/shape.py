@@ -2,8 +2,9 @@
 transpose, _copy, Cast, the fill ops (_zeros, _ones, _full, zeros_like, ones_like), slice_axis,
 reverse.
 
-Most of them can also run shape inference backwards (an output shape gives the input's), which
-is how an unrolled RNN's ``_zeros(shape=(0, H))`` begin state learns its batch size.
+Shape inference runs backwards (an output shape gives the input's) exactly where MXNet's does:
+the shape-preserving ops, expand_dims, transpose, Reshape (one unknown dim), Concat, and the fill
+ops, which is how an unrolled RNN's ``_zeros(shape=(0, H))`` begin state learns its batch size.
 """
 from __future__ import annotations
 
@@ -29,12 +30,10 @@ def _prod(dims: Any) -> int:
 
 # -- Flatten -----------------------------------------------------------------------------------
 def _flatten_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
-    data, out = ins[0], outs[0]
-    if _has_ndim(data):
+    data = ins[0]
+    if _has_ndim(data):  # forward only, as MXNet
         rest = _prod(data[1:]) if all(data[1:]) else 0
-        outs[0] = merge_shape(out, (data[0], rest), "Flatten output")
-        if _has_ndim(outs[0]):
-            ins[0] = merge_shape(data, (outs[0][0],) + (0,) * (len(data) - 1), "Flatten data")
+        outs[0] = merge_shape(outs[0], (data[0], rest), "Flatten output")
     return ins, outs
 
 
@@ -126,19 +125,8 @@ def concat(p: Params, *data: jax.Array) -> jax.Array:
 # -- SliceChannel ------------------------------------------------------------------------------
 def _slice_channel_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
     data = ins[0]
-    n = p.num_outputs
-    for out in outs:
-        if not _has_ndim(out):
-            continue
-        if p.squeeze_axis:
-            axis = p.axis % (len(out) + 1)
-            full = tuple(out[:axis]) + (n,) + tuple(out[axis:])
-        else:
-            axis = p.axis % len(out)
-            full = tuple(out[:axis]) + (out[axis] * n,) + tuple(out[axis + 1:])
-        data = merge_shape(data, full, "SliceChannel data")
-    ins[0] = data
-    if _has_ndim(data):
+    if _has_ndim(data):  # forward only, as MXNet
+        n = p.num_outputs
         axis = p.axis % len(data)
         if data[axis] and data[axis] % n:
             raise ShapeError(f"SliceChannel: axis {axis} of {tuple(data)} does not split into {n}")
@@ -182,16 +170,19 @@ def expand_dims(p: Params, data: jax.Array) -> jax.Array:
     return jnp.expand_dims(data, p.axis % (data.ndim + 1))
 
 
-def _permuted_shape(perm_of: Any) -> Any:
+def _permuted_shape(perm_of: Any, backward: bool) -> Any:
+    """Shape rule of an axis permutation; ``backward`` also infers the input from the output
+    (MXNet's transpose does, SwapAxis does not)."""
     def rule(p: Params, ins: list, outs: list) -> tuple[list, list]:
-        src = ins[0] if _has_ndim(ins[0]) else outs[0]
+        src = ins[0] if _has_ndim(ins[0]) else outs[0] if backward else None
         if not _has_ndim(src):
             return ins, outs
         perm = perm_of(p, len(src))
         if _has_ndim(ins[0]):
             outs[0] = merge_shape(outs[0], tuple(ins[0][i] for i in perm), "output")
-        inv = np.argsort(perm)
-        ins[0] = merge_shape(ins[0], tuple(outs[0][i] for i in inv), "data")
+        if backward:
+            inv = np.argsort(perm)
+            ins[0] = merge_shape(ins[0], tuple(outs[0][i] for i in inv), "data")
         return ins, outs
     return rule
 
@@ -208,14 +199,14 @@ def _transpose_perm(p: Params, ndim: int) -> list:
 
 
 @register("SwapAxis", aliases=("swapaxes",), params=[Param("dim1", p_int, 0), Param("dim2", p_int, 0)],
-          infer_shape=_permuted_shape(_swap_perm))
+          infer_shape=_permuted_shape(_swap_perm, backward=False))
 def swap_axis(p: Params, data: jax.Array) -> jax.Array:
     """Exchange axes dim1 and dim2."""
     return jnp.transpose(data, _swap_perm(p, data.ndim))
 
 
 @register("transpose", params=[Param("axes", p_shape, ())],
-          infer_shape=_permuted_shape(_transpose_perm))
+          infer_shape=_permuted_shape(_transpose_perm, backward=True))
 def transpose(p: Params, data: jax.Array) -> jax.Array:
     """Permute axes (empty ``axes`` reverses them)."""
     return jnp.transpose(data, _transpose_perm(p, data.ndim))

@@ -1,14 +1,33 @@
 """Graph nodes, DFS order and the creation of operator nodes (MXNet's compose rules)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import contextlib
+import threading
+from typing import Any, Iterable, Iterator, Sequence
 
 from ..base import MXNetError
 from ..ops.params import Params, attr_str
 from ..ops.registry import OpDef
 from .naming import AttrScope, HIDDEN_KEYS, NameManager, hide_keys
 
-__all__ = ["Node", "Entry", "topo_order", "create_op_node", "make_variable_node"]
+__all__ = ["Node", "Entry", "topo_order", "create_op_node", "make_variable_node", "step_scope"]
+
+_recording = threading.local()
+
+
+@contextlib.contextmanager
+def step_scope(region: object, step: int) -> Iterator[None]:
+    """Tag the operator nodes created inside as step ``step`` of loop ``region``.
+
+    ``mx.rnn`` cells wrap each step of ``unroll`` in it. The graph (names, JSON, introspection)
+    stays MXNet's per-step graph; lowering uses the tags to run the steps as one ``lax.scan``.
+    """
+    outer = getattr(_recording, "tag", None)
+    _recording.tag = (region, int(step))
+    try:
+        yield
+    finally:
+        _recording.tag = outer
 
 
 class Node:
@@ -18,7 +37,7 @@ class Node:
     attributes (operator parameters as given plus ``__dunder__`` attributes).
     """
 
-    __slots__ = ("op", "name", "attrs", "inputs", "_params", "control_deps", "version")
+    __slots__ = ("op", "name", "attrs", "inputs", "_params", "control_deps", "version", "step_tag")
 
     def __init__(self, op: OpDef | None, name: str, attrs: dict[str, str] | None = None,
                  inputs: list | None = None):
@@ -29,6 +48,8 @@ class Node:
         self._params: Params | None = None
         self.control_deps: list[Node] = []
         self.version = 0  # how many operators mutate this variable (aux states)
+        # (loop region, step) for operators created inside step_scope; never serialized
+        self.step_tag: tuple | None = getattr(_recording, "tag", None) if op is not None else None
 
     @property
     def is_variable(self) -> bool:

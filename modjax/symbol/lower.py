@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from ..base import MXNetError
 from ..ops.registry import OpCtx
 from .graph import Node
+from .loops import LoopRegion, find_regions
 
 __all__ = ["LoweredGraph"]
 
@@ -64,6 +65,44 @@ class LoweredGraph:
                         self.arg_rewrites.append((src.name, rules[arg]))
         self.loss_heads = [(not n.is_variable) and n.op.loss for n, _ in sym._heads]
         self.needs_key = any(not n.is_variable and n.op.needs_key for n in nodes)
+        self._units = self._schedule(find_regions(nodes, self._heads))
+
+    @property
+    def loop_regions(self) -> list[LoopRegion]:
+        """The unrolled-cell loops this graph runs as ``lax.scan``."""
+        return [u[1] for u in self._units if u[0] == "region"]
+
+    def _schedule(self, regions: list[LoopRegion]) -> list[tuple]:
+        """Order plain nodes and whole loop regions so every unit's inputs come first."""
+        regions = [r for r in regions
+                   if not any(self._nodes[g].op.needs_out_shapes for row in r.nodes for g in row)]
+        member = {g: r for r, region in enumerate(regions) for row in region.nodes for g in row}
+        units: list[tuple] = [("region", region) for region in regions]
+        unit_of = {g: r for g, r in member.items()}
+        for i in range(len(self._plan)):
+            if i not in member:
+                unit_of[i] = len(units)
+                units.append(("node", i))
+        deps: list[set[int]] = [set() for _ in units]
+        for u, (kind, item) in enumerate(units):
+            if kind == "node":
+                entry = self._plan[item]
+                srcs = [j for j, _ in entry[3]] if entry[0] == "op" else []
+            else:
+                srcs = list(item.external_deps)
+            deps[u] = {unit_of[j] for j in srcs} - {u}
+        order, done = [], set()
+        pending = sorted(range(len(units)), key=lambda u: min(
+            (g for row in units[u][1].nodes for g in row)) if units[u][0] == "region" else units[u][1])
+        while pending:
+            ready = [u for u in pending if deps[u] <= done]
+            if not ready:  # regions that depend on each other: run everything unrolled
+                return [("node", i) for i in range(len(self._plan))]
+            u = ready[0]
+            order.append(units[u])
+            done.add(u)
+            pending.remove(u)
+        return order
 
     def apply_rewrites(self, args: dict[str, jax.Array]) -> dict[str, jax.Array]:
         """Arguments as MXNet leaves them after a forward (fix_gamma BatchNorm's gamma is 1)."""
@@ -77,16 +116,20 @@ class LoweredGraph:
     def run(self, args: dict[str, jax.Array], aux: dict[str, jax.Array], key: Any = None,
             is_train: bool = False) -> tuple[list[jax.Array], dict[str, jax.Array]]:
         """Evaluate the graph: (outputs in ``output_names`` order, updated aux states)."""
-        values: list[Sequence[jax.Array]] = []
+        values: dict[int, Sequence[jax.Array]] = {}
         new_aux = dict(aux)
         out_shapes = self._out_shapes(args, aux) if self._shape_steps else {}
-        for step, entry in enumerate(self._plan):
-            kind = entry[0]
-            if kind == "arg":
-                values.append((args[entry[1]],))
+        for kind, item in self._units:
+            if kind == "region":
+                params = [e[2] if e[0] == "op" else None for e in self._plan]
+                item.run(self._nodes, params, values, key, is_train, item.nodes[0][0])
                 continue
-            if kind == "aux":
-                values.append((new_aux[entry[1]],))
+            step, entry = item, self._plan[item]
+            if entry[0] == "arg":
+                values[step] = (args[entry[1]],)
+                continue
+            if entry[0] == "aux":
+                values[step] = (new_aux[entry[1]],)
                 continue
             _, op, p, ins, n_args, aux_targets, name = entry
             inputs = [values[j][k] for j, k in ins]
@@ -97,7 +140,7 @@ class LoweredGraph:
                 for target, value in zip(aux_targets, upd):
                     if target is not None:
                         new_aux[target] = value
-            values.append(outs)
+            values[step] = outs
         return [values[j][k] for j, k in self._heads], new_aux
 
     def _out_shapes(self, args: dict[str, Any], aux: dict[str, Any]) -> dict[int, list]:

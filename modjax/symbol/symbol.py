@@ -173,6 +173,7 @@ class Symbol:
         for node in self._nodes():
             new = Node(node.op, node.name, dict(node.attrs))
             new.version = node.version
+            new.step_tag = node.step_tag
             new.inputs = [(mapping[id(e[0])], e[1], e[2]) for e in node.inputs]
             new.control_deps = [mapping[id(c)] for c in node.control_deps]
             mapping[id(node)] = new

@@ -46,10 +46,12 @@ def A(values, dtype=np.float32):
 
 
 def case(cid, code, inputs=None, train=True, backward=True, head_grad=True, grad_req=None,
-         tol=None, values=True):
-    """One symbol case. ``head_grad`` False: backward() without out_grads (loss heads)."""
+         tol=None, values=True, partial=False):
+    """One symbol case. ``head_grad`` False: backward() without out_grads (loss heads).
+    ``partial``: only shape inference from some of the inputs (infer_shape_partial), no values."""
     CASES.append(dict(id=cid, code=code, inputs=inputs or {}, train=train, backward=backward,
-                      head_grad=head_grad, grad_req=grad_req, tol=tol, values=values))
+                      head_grad=head_grad, grad_req=grad_req, tol=tol, values=values and not partial,
+                      partial=partial))
 
 
 def nd_case(cid, code, inputs, tol=None):
@@ -324,6 +326,33 @@ case("reduce_int32", "mx.sym.Group([mx.sym.mean(V('a')), mx.sym.mean(V('a'), axi
      "axis=0), mx.sym.max(V('a'))])", {"a": A([[1, 2, 2], [-3, 4, 4]], np.int32)}, backward=False)
 
 # ==============================================================================================
+# edge values and backward shape inference
+# ==============================================================================================
+case("edges_binary", "mx.sym.Group([OP('_power')(V('a'), V('b'), name='pw'), OP('_mod')(V('c'), V('d'), "
+     "name='md'), OP('_maximum')(V('e'), V('f'), name='mx'), OP('_greater')(V('e'), V('f'), name='gt')])",
+     {"a": A([0.0, 0.0, 2.0, -2.0, 0.0]), "b": A([2.0, 0.5, 0.0, 3.0, 1.0]),
+      "c": A([3.0, -3.0, 0.0, 2.5, -0.0]), "d": A([0.0, 0.0, 0.0, -1.0, 2.0]),
+      "e": A([np.nan, 1.0, np.nan, 2.0, -np.inf]), "f": A([1.0, np.nan, np.nan, 2.0, -np.inf])})
+case("edges_unary", "mx.sym.Group([mx.sym.sqrt(V('a')), mx.sym.rsqrt(V('b')), mx.sym.relu(V('c')), "
+     "mx.sym.Activation(V('d'), act_type='relu'), mx.sym.clip(V('e'), a_min=0, a_max=1), "
+     "mx.sym.log(V('f')), mx.sym.abs(V('g')), mx.sym.sign(V('h'))])",
+     {"a": A([0.0, 1.0, 4.0]), "b": A([0.0, 1.0, 4.0]), "c": A([np.nan, -1.0, 0.0]),
+      "d": A([np.nan, -1.0, 0.0]), "e": A([np.nan, 0.0, 1.0]), "f": A([0.0, -1.0, 1.0]),
+      "g": A([np.nan, -0.0, 0.0]), "h": A([np.nan, -0.0, 3.0])})
+case("infer_split_back", "mx.sym.SliceChannel(V('a'), num_outputs=2, axis=1, name='sc')[1] + V('b')",
+     {"b": N(2, 3)}, partial=True)
+case("infer_axes_back", "mx.sym.Group([mx.sym.expand_dims(V('a'), axis=1) + V('b'), "
+     "mx.sym.transpose(V('c'), axes=(1, 2, 0)) + V('d'), mx.sym.SwapAxis(V('e'), dim1=0, dim2=1) + V('f'),"
+     " mx.sym.Flatten(V('g')) + V('h'), mx.sym.Embedding(V('i'), input_dim=3, output_dim=2, name='em') + "
+     "V('j'), mx.sym.Reshape(V('k'), shape=(-1,)) + V('l')])",
+     {"b": N(2, 1, 3), "d": N(3, 4, 2), "f": N(3, 2), "h": N(2, 6), "j": N(4, 2), "l": N(6)},
+     partial=True)
+case("infer_loss_label", "mx.sym.Group([mx.sym.LinearRegressionOutput(V('a'), name='l1'), "
+     "mx.sym.LinearRegressionOutput(V('b'), name='l2'), mx.sym.SoftmaxOutput(V('c'), name='s1'), "
+     "mx.sym.LogisticRegressionOutput(V('d'), name='l3')])",
+     {"a": N(4, 1), "b": N(3, 2, 2), "c": N(3, 5), "d": N(2, 3)}, head_grad=False)
+
+# ==============================================================================================
 # small composite models
 # ==============================================================================================
 case("mlp", "mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Activation(mx.sym.FullyConnected("
@@ -418,38 +447,44 @@ def build(mx, code):
         return eval(code, env)
 
 
+def _type_names(types):
+    return None if types is None else [np.dtype(t).name for t in types]
+
+
 def run_case(mx, c, store):
     rng = np.random.RandomState(zlib.crc32(c["id"].encode()))
     sym = build(mx, c["code"])
     given = {k: f(rng) for k, f in c["inputs"].items()}
     shapes = {k: v.shape for k, v in given.items()}
     types = {k: v.dtype for k, v in given.items()}
-    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**shapes)
-    arg_types, out_types, aux_types = sym.infer_type(**types)
+    infer = sym.infer_shape_partial if c["partial"] else sym.infer_shape
+    arg_shapes, out_shapes, aux_shapes = infer(**shapes)
+    arg_types, out_types, aux_types = (None, None, None) if c["partial"] else sym.infer_type(**types)
     args, aux = sym.list_arguments(), sym.list_auxiliary_states()
     values = {}
-    for name, shape, dtype in zip(args, arg_shapes, arg_types):
+    for name, shape, dtype in zip(args, arg_shapes, arg_types or [None] * len(args)):
+        if c["partial"]:
+            break
         values[name] = given[name] if name in given else rng.randn(*shape).astype(dtype)
     aux_values = {}
-    for name, shape, dtype in zip(aux, aux_shapes, aux_types):
+    for name, shape, dtype in zip(aux, aux_shapes, aux_types or []):
         low = 0.5 if name.endswith("moving_var") else -1.0
         aux_values[name] = rng.uniform(low, 1.5, size=shape).astype(dtype)
     req = c["grad_req"] or {}
     reqs = {n: req.get(n, "write" if np.issubdtype(values[n].dtype, np.floating) else "null")
-            for n in args}
+            for n in values}
     if not c["backward"]:
         reqs = {n: "null" for n in args}
     j = json.loads(sym.tojson())
-    rec = dict(id=c["id"], code=c["code"], train=c["train"], backward=c["backward"],
+    rec = dict(id=c["id"], code=c["code"], train=c["train"], backward=c["backward"], partial=c["partial"],
                head_grad=c["head_grad"], values=c["values"], tol=c["tol"],
                given_shapes={k: list(v) for k, v in shapes.items()},
                type_dict={k: np.dtype(v).name for k, v in types.items()},
                grad_req=reqs, arguments=args, outputs=sym.list_outputs(), aux=aux,
                arg_shapes=[list(s) for s in arg_shapes], out_shapes=[list(s) for s in out_shapes],
                aux_shapes=[list(s) for s in aux_shapes],
-               arg_types=[np.dtype(t).name for t in arg_types],
-               out_types=[np.dtype(t).name for t in out_types],
-               aux_types=[np.dtype(t).name for t in aux_types],
+               arg_types=_type_names(arg_types), out_types=_type_names(out_types),
+               aux_types=_type_names(aux_types),
                node_row_ptr=j["node_row_ptr"],
                nodes=[[n["op"], n["name"], n.get("attrs", {})] for n in j["nodes"]])
     if not c["values"]:
