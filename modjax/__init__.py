@@ -1,4 +1,5 @@
 """modjax: MXNet 1.x's Symbol and Module API on JAX. Use it as ``import modjax as mx``."""
+from . import config  # noqa: F401  (first: the compilation cache must be set before any compile)
 from . import base  # noqa: F401
 from .base import MXNetError  # noqa: F401
 from .context import Context, cpu, gpu, tpu, cpu_pinned, current_context, num_gpus  # noqa: F401
@@ -18,3 +19,4 @@ from . import module  # noqa: F401,E402
 from . import module as mod  # noqa: F401,E402
 from . import io, callback, monitor  # noqa: F401,E402
 from . import monitor as mon  # noqa: F401,E402
+from . import rnn  # noqa: F401,E402

@@ -10,7 +10,7 @@ from typing import Any
 
 import jax
 
-__all__ = ["seed", "next_key", "current_seed"]
+__all__ = ["seed", "next_key", "current_seed", "host_rng"]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"seed": 0, "key": None}
@@ -27,6 +27,7 @@ def seed(seed_state: int, ctx: Any = "all") -> None:
     with _lock:
         _state["seed"] = int(seed_state)
         _state["key"] = jax.random.key(int(seed_state) & 0xFFFFFFFF)
+        _state["host_rng"] = None  # host_rng() restarts from the new seed
 
 
 def current_seed() -> int:
@@ -40,3 +41,20 @@ def next_key() -> jax.Array:
             _state["key"] = jax.random.key(_state["seed"])
         _state["key"], sub = jax.random.split(_state["key"])
         return sub
+
+
+def host_rng() -> "np.random.Generator":
+    """The process-wide numpy Generator for host-side randomness (``mx.image`` augmenters).
+
+    It is seeded from the global seed (``SeedSequence([seed, 0x1A6E])``), independently of the
+    JAX key stream, and restarts whenever ``seed()`` is called. numpy Generators serialise calls
+    internally, so it is safe to share between threads.
+    """
+    import numpy as np
+    with _lock:
+        gen = _state.get("host_rng")
+        if gen is None:
+            gen = np.random.default_rng(np.random.SeedSequence([_state["seed"] & 0xFFFFFFFFFFFFFFFF,
+                                                               0x1A6E]))
+            _state["host_rng"] = gen
+        return gen

@@ -1,3 +1,4 @@
 """``mx.mod``: BaseModule, Module (and, as they land, BucketingModule, SequentialModule, ...)."""
 from .base_module import BaseModule, ModuleStateError  # noqa: F401
 from .module import Module  # noqa: F401
+from .bucketing_module import BucketingModule  # noqa: F401

@@ -449,10 +449,38 @@ class Module(BaseModule):
     def _run_forward(self, is_train: bool, key: Any) -> list[jax.Array]:
         state = self._state
         args = (state.params, state.aux, dict(self._inputs), key)
-        exe_key = ("forward", is_train, self._inputs_key, state.layout_key)
-        exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
-                              args + (is_train,))
-        return exe(*args)
+        return self._forward_exe(is_train, args)(*args)
+
+    def _forward_exe(self, is_train: bool, args: tuple) -> Any:
+        exe_key = ("forward", is_train, self._inputs_key, self._state.layout_key)
+        return self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
+                               args + (is_train,))
+
+    def _train_step_exe(self, args: tuple) -> Any:
+        state, trainable = self._state, self._trainable
+        exe_key = ("train_step", self._inputs_key, state.layout_key, trainable, state.tx_version)
+        tx = state.tx
+        return self._execs.get(
+            exe_key, lambda: jax.jit(lambda p, a, o, i, k, trainable: self._fns.train_step(
+                tx, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
+            args + (trainable,))
+
+    def precompile(self) -> int:
+        """Compile, now, the executables this module will run at its bound shapes (the fused
+        train step when an optimizer is set, and the inference forward); returns how many were
+        new. Nothing runs; later calls with these shapes never compile."""
+        self._require(binded=True, params=True, what="precompile")
+        state = self._state
+        spec = lambda tree: jax.tree_util.tree_map(  # noqa: E731
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+        inputs = {n: jax.ShapeDtypeStruct(tuple(s), self._input_types[n])
+                  for n, s in self._input_shapes.items()}
+        key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype) if self._graph.needs_key else None
+        before = self._execs.compile_count
+        self._forward_exe(False, (spec(state.params), spec(state.aux), inputs, key))
+        if self.for_training and self.optimizer_initialized and state.tx is not None and self._trainable:
+            self._train_step_exe((spec(state.params), spec(state.aux), spec(state.opt_state), inputs, key))
+        return self._execs.compile_count - before
 
     def backward(self, out_grads: Any = None) -> None:
         """Gradients of the last training forward (lazy for loss heads)."""
@@ -518,10 +546,7 @@ class Module(BaseModule):
     def _run_forward_train(self, pending: dict) -> list[jax.Array]:
         state = self._state
         args = (state.params, state.aux, pending["inputs"], pending["key"])
-        exe_key = ("forward", True, self._inputs_key, state.layout_key)
-        exe = self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
-                              args + (True,))
-        return exe(*args)
+        return self._forward_exe(True, args)(*args)
 
     def update(self) -> None:
         """Apply the optimizer to the last gradients (the fused step when nothing ran yet)."""
@@ -533,17 +558,9 @@ class Module(BaseModule):
                    and not any(r == "add" for r in self._grad_req.values())
                    and self._monitor is None)
         if fusable:
-            trainable = self._trainable
             state.sync_learning_rate()
             args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"])
-            exe_key = ("train_step", self._inputs_key, state.layout_key, trainable,
-                       state.tx_version)
-            tx = state.tx
-            exe = self._execs.get(
-                exe_key, lambda: jax.jit(lambda p, a, o, i, k, trainable: self._fns.train_step(
-                    tx, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
-                args + (trainable,))
-            state.params, state.aux, state.opt_state, self._outputs = exe(*args)
+            state.params, state.aux, state.opt_state, self._outputs = self._train_step_exe(args)(*args)
             self._grads = {}
             return
         self._materialize()

@@ -5,3 +5,4 @@ from . import elemwise  # noqa: F401
 from . import shape  # noqa: F401
 from . import reduce  # noqa: F401
 from .registry import OpDef, OpCtx, get_op, find_op, all_ops, register  # noqa: F401
+from . import rnn  # noqa: F401,E402  (the fused RNN operator)

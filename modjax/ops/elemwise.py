@@ -67,12 +67,19 @@ softsign = custom_unary(lambda x: x / (1 + jnp.abs(x)),
 # softrelu: log(1 + e^x), exactly x above 20; the gradient 1 - e^-y uses the output
 softrelu = custom_unary(lambda x: jnp.where(x > 20, x, jnp.log1p(jnp.exp(jnp.minimum(x, 20)))),
                         lambda x, y, g: g * -jnp.expm1(-y))
-# the ``relu`` op lets NaN through; Activation(act_type='relu') maps NaN to 0
-relu = custom_unary(lambda x: jnp.maximum(x, 0), lambda x, y, g: g * (y > 0).astype(g.dtype))
+# the ``relu`` op lets NaN through (and its gradient is NaN there); Activation(act_type='relu')
+# maps NaN to 0 with a 0 gradient
+relu = custom_unary(lambda x: jnp.maximum(x, 0),
+                    lambda x, y, g: g * jnp.where(jnp.isnan(y), y, (y > 0).astype(y.dtype)))
 activation_relu = custom_unary(lambda x: jnp.where(x > 0, x, 0).astype(x.dtype),
                                lambda x, y, g: g * (y > 0).astype(g.dtype))
 _rsqrt = custom_unary(jax.lax.rsqrt, lambda x, y, g: g * (-1 / (2 * x * jnp.sqrt(x))))
 _sqrt = custom_unary(jnp.sqrt, lambda x, y, g: g * (0.5 / y))
+
+
+def _sign(x: jax.Array) -> jax.Array:
+    """MXNet's sign: -1, 0 or 1, and 0 for NaN."""
+    return jnp.where(x > 0, 1, jnp.where(x < 0, -1, 0)).astype(x.dtype)
 
 
 def _unary(name: str, fn: Callable, doc: str) -> None:
@@ -83,9 +90,9 @@ def _unary(name: str, fn: Callable, doc: str) -> None:
 
 
 for _name, _fn, _doc in [
-        ("abs", custom_unary(jnp.abs, lambda x, y, g: g * jnp.sign(x)), "|x| (gradient sign(x), 0 at 0)."),
-        ("sign", lambda x: jnp.where(x > 0, 1, jnp.where(x < 0, -1, 0)).astype(x.dtype),
-         "sign(x), 0 for NaN (zero gradient)."),
+        ("abs", custom_unary(jnp.abs, lambda x, y, g: g * _sign(x)),
+         "|x| (gradient sign(x): 0 at 0 and at NaN)."),
+        ("sign", _sign, "sign(x), 0 for NaN (zero gradient)."),
         ("negative", jnp.negative, "-x."),
         ("square", jnp.square, "x²."),
         ("sqrt", lambda x: _sqrt(x) if _inexact(x) else jnp.sqrt(x).astype(x.dtype), "√x; gradient 0.5/y."),
@@ -106,11 +113,12 @@ def _clip(x: jax.Array, lo: Any, hi: Any) -> jax.Array:
 
 @register("clip", params=[Param("a_min", p_float), Param("a_max", p_float)], elementwise=True)
 def clip(p: Params, data: jax.Array) -> jax.Array:
-    """Clip to [a_min, a_max] (NaN passes); gradient 1 on the closed interval, 0 outside."""
+    """Clip to [a_min, a_max] (NaN passes); gradient 1 on the closed interval (and at NaN),
+    0 outside."""
     lo, hi = np.asarray(p.a_min, np.float32), np.asarray(p.a_max, np.float32)
     lo, hi = lo.astype(data.dtype), hi.astype(data.dtype)
     op = custom_unary(lambda x: _clip(x, lo, hi),
-                      lambda x, y, g: g * ((x >= lo) & (x <= hi)).astype(g.dtype))
+                      lambda x, y, g: g * (~((x < lo) | (x > hi))).astype(g.dtype))
     return op(data)
 
 

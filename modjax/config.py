@@ -1,0 +1,56 @@
+"""Process-wide settings: JAX's persistent compilation cache, on by default.
+
+A second process that builds the same executables (same model, same bucket shapes) then loads
+them from disk instead of compiling. The cache lives in ``~/.cache/modjax/xla``; set the
+environment variable ``MODJAX_COMPILATION_CACHE_DIR`` to move it, or to ``off`` (or ``0`` or an
+empty string) to disable it, before importing modjax. ``enable_compilation_cache(path)`` and
+``disable_compilation_cache()`` do the same at run time (JAX reads the setting when it first
+compiles, so call them early). If JAX's own ``jax_compilation_cache_dir`` is already set,
+modjax leaves it alone.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+
+__all__ = ["enable_compilation_cache", "disable_compilation_cache", "compilation_cache_dir",
+           "DEFAULT_CACHE_DIR"]
+
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "modjax", "xla")
+_OFF = ("", "0", "off", "false", "no", "none")
+
+
+def enable_compilation_cache(path: str | None = None) -> str:
+    """Store compiled executables in ``path`` (default ``~/.cache/modjax/xla``); every compile
+    counts (modjax's CPU compiles take well under JAX's default 1 s threshold)."""
+    path = os.path.abspath(os.path.expanduser(path or DEFAULT_CACHE_DIR))
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path
+
+
+def disable_compilation_cache() -> None:
+    jax.config.update("jax_compilation_cache_dir", None)
+
+
+def compilation_cache_dir() -> str | None:
+    """Where compiled executables are cached, or None when the cache is off."""
+    return jax.config.jax_compilation_cache_dir
+
+
+def _configure_from_environment() -> None:
+    if jax.config.jax_compilation_cache_dir:
+        return  # the user configured JAX's cache directly
+    setting = os.environ.get("MODJAX_COMPILATION_CACHE_DIR")
+    if setting is not None and setting.strip().lower() in _OFF:
+        return
+    try:
+        enable_compilation_cache(setting or None)
+    except OSError:  # a read-only home: run without the cache
+        pass
+
+
+_configure_from_environment()
