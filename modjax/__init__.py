@@ -20,3 +20,4 @@ from . import module as mod  # noqa: F401,E402
 from . import io, callback, monitor  # noqa: F401,E402
 from . import monitor as mon  # noqa: F401,E402
 from . import rnn  # noqa: F401,E402
+from . import recordio, image  # noqa: F401,E402

@@ -97,3 +97,32 @@ def test_errors():
     with pytest.raises(mx.MXNetError, match=r"bk.buckets' does not exist"):
         mx.mod.BucketingModule.load("/nonexistent/bk", 1, sym_gen=bc.sym_gen_factory(mx),
                                     default_bucket_key=8)
+
+
+def test_bad_buckets():
+    base = bc.sym_gen_factory(mx)
+
+    def picky(key):
+        if key > 8:
+            raise ValueError("sequence too long")
+        return base(key)
+
+    def inconsistent(key):
+        sym, d, l = base(key)
+        if key == 3:  # a different hidden size in one bucket
+            flat = mx.sym.Reshape(mx.sym.Variable("data"), shape=(-1, 1))
+            sym = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(flat, num_hidden=bc.VOCAB, name="pred"),
+                                       mx.sym.Reshape(mx.sym.Variable("softmax_label"), shape=(-1,)),
+                                       name="softmax")
+        return sym, d, l
+    for gen, key, pattern in ((picky, 9, r"sym_gen rejected bucket_key 9: ValueError: sequence too long"),
+                              (inconsistent, 3, r"bucket 3 \(data shapes \[\(4, 3\)\]\) does not fit.*"
+                                                r"'pred_weight' would need shape \(12, 1\), but the parameters have \(12, 5\)")):
+        mod = mx.mod.BucketingModule(gen, default_bucket_key=8)
+        mod.bind([mx.io.DataDesc("data", (bc.BATCH, 8))], [mx.io.DataDesc("softmax_label", (bc.BATCH, 8))])
+        mod.init_params(arg_params=bc.params(mx))
+        x = mx.nd.zeros((bc.BATCH, key))
+        batch = mx.io.DataBatch([x], [x], bucket_key=key, provide_data=[mx.io.DataDesc("data", x.shape)],
+                                provide_label=[mx.io.DataDesc("softmax_label", x.shape)])
+        with pytest.raises(mx.MXNetError, match=pattern):
+            mod.forward(batch)

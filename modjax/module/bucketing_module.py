@@ -63,7 +63,13 @@ class BucketingModule(BaseModule):
 
     def _call_sym_gen(self, bucket_key: Any) -> tuple:
         with NameManager():  # every bucket gets the same auto-generated names
-            out = self._sym_gen(bucket_key)
+            try:
+                out = self._sym_gen(bucket_key)
+            except MXNetError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the user's sym_gen may raise anything
+                raise MXNetError(f"BucketingModule: sym_gen rejected bucket_key {bucket_key!r}: "
+                                 f"{type(err).__name__}: {err}") from err
         if not isinstance(out, tuple) or len(out) != 3:
             raise MXNetError("BucketingModule: sym_gen(bucket_key) must return (symbol, data_names, "
                              f"label_names), got {type(out).__name__}")
@@ -201,8 +207,14 @@ class BucketingModule(BaseModule):
                                  "are needed")
             symbol, data_names, label_names = self._call_sym_gen(bucket_key)
             module = Module(symbol, data_names, label_names, **self._module_args)
-            module.bind(data_shapes, label_shapes, default.for_training, default.inputs_need_grad,
-                        force_rebind=False, shared_module=default, grad_req=self._grad_req)
+            try:
+                module.bind(data_shapes, label_shapes, default.for_training, default.inputs_need_grad,
+                            force_rebind=False, shared_module=default, grad_req=self._grad_req)
+            except MXNetError as err:
+                raise type(err)(f"bucket {bucket_key!r} (data shapes "
+                                f"{[tuple(d[1]) if isinstance(d, tuple) else tuple(d.shape) for d in data_shapes]}) "
+                                f"does not fit the shared parameters of the default bucket "
+                                f"{self._default_bucket_key!r}: {err}") from None
             if self._monitor is not None:
                 module.install_monitor(self._monitor)
             self._buckets[bucket_key] = module

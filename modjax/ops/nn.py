@@ -192,13 +192,15 @@ def _pool_geometry(p: Params, spatial: tuple) -> tuple[tuple, tuple, tuple, tupl
     if len(p.kernel) != nd:
         raise ShapeError(f"Pooling: kernel {p.kernel} does not fit spatial shape {spatial}")
     k, s, pad = tuple(p.kernel), tuple(p.stride) or (1,) * nd, tuple(p.pad) or (0,) * nd
+    if p.pooling_convention == "same" and (nd != 1 or any(pad)):
+        raise ShapeError("Pooling: pooling_convention='same' supports 1-D pooling without pad only")
     out = []
     for x, ki, si, pi in zip(spatial, k, s, pad):
         if ki > x + 2 * pi:
             raise ShapeError(f"Pooling: kernel size ({ki}) exceeds input ({x} padded to {x + 2 * pi})")
         if p.pooling_convention == "valid":
             out.append(1 + (x + 2 * pi - ki) // si)
-        elif p.pooling_convention == "same" and nd == 1:
+        elif p.pooling_convention == "same":
             out.append(-(-(x + 2 * pi) // si))
         else:  # full (Caffe): ceil
             out.append(1 + -(-(x + 2 * pi - ki) // si))
