@@ -21,3 +21,4 @@ from . import io, callback, monitor  # noqa: F401,E402
 from . import monitor as mon  # noqa: F401,E402
 from . import rnn  # noqa: F401,E402
 from . import recordio, image  # noqa: F401,E402
+from . import image as img  # noqa: F401,E402

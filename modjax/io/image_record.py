@@ -108,6 +108,7 @@ class _Job:
         self.pad = pad
         self.data = data
         self.label = label
+        self.index = np.zeros(data.shape[0], np.uint64)
         self.serial = serial
         self.remaining = nchunks
         self.lock = threading.Lock()
@@ -148,7 +149,7 @@ class _Worker:
             try:
                 batch = DataBatch([nd_array(job.data, cpu(), dtype=job.data.dtype)],
                                   [nd_array(job.label.reshape(self._label_shape(job)), cpu())],
-                                  pad=job.pad, index=np.array([it[1] for it in job.items], np.uint64))
+                                  pad=job.pad, index=job.index)
             except BaseException as err:  # noqa: BLE001
                 job.future.set_exception(err)
                 return
@@ -178,6 +179,7 @@ class _Worker:
             raise MXNetError(f"Invalid image with index {header.id} in '{self.uri}'. Expected {c} "
                              f"channels, got {img.shape[2]}")
         job.label[i] = self._label(header, key)
+        job.index[i] = header.id
         rng = np.random.default_rng([self.aug_seed, job.serial + i])
         try:
             img = self.aug(img, rng)

@@ -23,8 +23,7 @@ from ..context import cpu
 from ..ndarray.ndarray import NDArray, array as nd_array
 from .io import DataBatch, DataDesc, DataIter
 
-__all__ = ["MXDataIter", "CSVIter", "MNISTIter", "ImageRecordIter", "ImageRecordUInt8Iter",
-           "LibSVMIter"]
+__all__ = ["MXDataIter", "CSVIter", "MNISTIter", "LibSVMIter"]
 
 
 def _parse_shape(value: Any, what: str) -> tuple[int, ...]:
@@ -424,9 +423,5 @@ def _unavailable(name: str, why: str) -> type:
     return type(name, (DataIter,), {"__init__": __init__, "__doc__": f"Not available: {why}"})
 
 
-ImageRecordIter = _unavailable("ImageRecordIter", "RecordIO image decoding is not implemented; "
-                               "decode images yourself and use NDArrayIter")
-ImageRecordUInt8Iter = _unavailable("ImageRecordUInt8Iter", "RecordIO image decoding is not "
-                                    "implemented; decode images yourself and use NDArrayIter")
 LibSVMIter = _unavailable("LibSVMIter", "sparse (CSR) arrays are not supported; densify the data "
                           "and use NDArrayIter")

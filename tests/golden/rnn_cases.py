@@ -88,7 +88,11 @@ def unroll(mx, name, layout="NTC", merge=True, length=T, list_inputs=False, begi
         outputs, states = cell.unroll(length, inputs, begin_state=begin_state, layout=layout,
                                       merge_outputs=merge)
         outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        sym = mx.sym.Group(outs + flatten(states))
+        # a final state that is also an output is listed once: MXNet's executor keeps only the
+        # last head gradient of a repeated head (modjax sums them)
+        seen = {o.list_outputs()[0] for o in outs}
+        extra = [s for s in flatten(states) if s.list_outputs()[0] not in seen]
+        sym = mx.sym.Group(outs + extra)
     return cell, sym, shapes
 
 
