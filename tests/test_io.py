@@ -412,7 +412,5 @@ def test_std_shuffle_order_matches_libstdcxx():
 
 
 def test_unavailable_iterators():
-    with pytest.raises(MXNetError, match="not available in modjax"):
-        mx.io.ImageRecordIter(path_imgrec="x.rec")
     with pytest.raises(MXNetError, match="sparse"):
         mx.io.LibSVMIter(data_libsvm="x")

@@ -257,3 +257,15 @@ def test_shared_params_across_cells():
         out_b, _ = b.unroll(2, out_a, merge_outputs=True)
     assert out_b.list_arguments() == ["data", "shared_i2h_weight", "shared_i2h_bias",
                                       "shared_h2h_weight", "shared_h2h_bias"]
+
+
+@pytest.mark.parametrize("name,regions", [("lstm", 1), ("gru", 1), ("seq_lstm2", 2),
+                                          ("bi_gru", 2), ("dropout_stack", 3), ("residual", 1),
+                                          ("unfused_lstm_bi", 4), ("zoneout", 1)])
+def test_every_unroll_lowers_to_scans(name, regions):
+    """Each tagged unroll passes the loop lowering's checks (T alike steps): one scan each."""
+    needs_where(name)
+    from modjax.symbol.lower import LoweredGraph
+    for layout, merge in (("NTC", True), ("TNC", None)):
+        _, sym, _ = rc.unroll(mx, name, layout, merge)
+        assert [r.length for r in LoweredGraph(sym).loop_regions] == [rc.T] * regions

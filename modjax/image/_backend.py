@@ -2,14 +2,13 @@
 
 MXNet decodes and resizes with OpenCV; modjax uses Pillow (libjpeg-turbo, the same JPEG decoder
 MXNet's ``ImageRecordIter`` uses, so JPEG and PNG pixels come out the same). Interpolation codes
-follow OpenCV's: 0 nearest (OpenCV's ``floor(x * scale)`` sampling, exact), 1 bilinear,
-2 bicubic, 3 area (box), 4 lanczos. Pillow's filters widen their support when shrinking
-(antialiasing) where OpenCV's bilinear/bicubic do not, so downscaled pixels differ slightly.
+follow OpenCV's: 0 nearest (OpenCV's ``floor(x * scale)`` sampling, exact), 1 bilinear (sampled like
+OpenCV, within 1 of its fixed-point rounding), 2 bicubic (Pillow's a=-0.5 kernel, OpenCV's is
+-0.75), 3 area (box filter when shrinking), 4 lanczos (Pillow's antialiased filter).
 """
 from __future__ import annotations
 
 import io
-import warnings
 from typing import Any
 
 import numpy as np
@@ -21,24 +20,31 @@ try:
 except ImportError as _err:  # pragma: no cover - pillow is a dependency
     raise ImportError("modjax.image needs Pillow: pip install pillow") from _err
 
-__all__ = ["decode_numpy", "resize_numpy", "get_interp_method", "PIL_FILTERS"]
+__all__ = ["decode_pil", "pil_to_numpy", "decode_numpy", "resize_numpy", "get_interp_method",
+           "PIL_FILTERS"]
 
 _R = getattr(Image, "Resampling", Image)  # Pillow < 9.1 keeps the filters on Image
 PIL_FILTERS = {1: _R.BILINEAR, 2: _R.BICUBIC, 3: _R.BOX, 4: _R.LANCZOS}
+_AFFINE = getattr(Image, "Transform", Image).AFFINE
 Image.MAX_IMAGE_PIXELS = None  # datasets are trusted input; no decompression-bomb warnings
 
 
-def _gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
-    """OpenCV's ``cvtColor(RGB2GRAY)`` on uint8 (14-bit fixed point, rounded)."""
+def _gray_from_rgb(rgb: np.ndarray, fmt: str | None) -> np.ndarray:
+    """Gray as OpenCV's decoders make it: libpng's ``rgb_to_gray`` (15-bit, truncated) for PNG,
+    ``cvtColor(RGB2GRAY)`` (14-bit, rounded) otherwise."""
     r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
+    if fmt == "PNG":
+        return ((r * 9797 + g * 19234 + b * 3737) >> 15).astype(np.uint8)
     return ((r * 4899 + g * 9617 + b * 1868 + (1 << 13)) >> 14).astype(np.uint8)
 
 
-def decode_numpy(buf: Any, flag: int = 1, to_rgb: bool = True) -> np.ndarray:
-    """Decode an encoded image to a uint8 ``HxWxC`` numpy array.
+_MAGIC_FORMATS = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"))
 
-    ``flag``: 1 = 3 channels, 0 = 1 channel (grayscale), -1 = as stored (1, 3 or 4 channels).
-    ``to_rgb``: RGB(A) channel order when true, OpenCV's BGR(A) when false.
+
+def decode_pil(buf: Any, flag: int = 1) -> Any:
+    """Decode an encoded image to a Pillow image: mode ``'RGB'`` (``flag=1``), ``'L'``
+    (``flag=0``) or as stored (``flag=-1``: ``'L'``, ``'RGB'`` or ``'RGBA'``).
+
     Raises ``MXNetError`` for data that is not a decodable image.
     """
     if isinstance(buf, np.ndarray):
@@ -48,43 +54,47 @@ def decode_numpy(buf: Any, flag: int = 1, to_rgb: bool = True) -> np.ndarray:
                          f"{type(buf).__name__}")
     if len(buf) == 0:
         raise MXNetError("imdecode: Decoding failed. Invalid image file (empty buffer)")
+    head = bytes(buf[:4])
+    formats = next(([f] for magic, f in _MAGIC_FORMATS if head.startswith(magic)), None)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im = Image.open(io.BytesIO(buf))
-            if flag == 0 and im.format == "JPEG" and im.mode in ("RGB", "YCbCr", "L"):
-                im.draft("L", im.size)  # libjpeg's own grayscale output (the Y channel), like OpenCV
-            im.load()
+        im = Image.open(io.BytesIO(buf), formats=formats)
+        if flag == 0 and im.format == "JPEG" and im.mode in ("RGB", "YCbCr", "L"):
+            im.draft("L", im.size)  # libjpeg's own grayscale output (the Y channel), like OpenCV
+        im.load()
     except Exception as err:  # Pillow raises many types for bad data
         raise MXNetError(f"imdecode: Decoding failed. Invalid image file ({type(err).__name__}: "
                          f"{err})") from None
-    mode = im.mode
+    mode, fmt = im.mode, im.format
     if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im).astype(np.uint32)
-        arr = (arr >> 8).clip(0, 255).astype(np.uint8)  # OpenCV: 16 bit -> 8 bit
-        im = Image.fromarray(arr)
-        mode = "L"
+        arr = (np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        im, mode = Image.fromarray(arr), "L"  # OpenCV: 16 bit -> 8 bit
     if flag == 0:
         if mode == "L":
-            out = np.asarray(im)
-        else:
-            out = _gray_from_rgb(np.asarray(im.convert("RGB")))
-        return out[:, :, None]
+            return im
+        return Image.fromarray(_gray_from_rgb(np.asarray(im.convert("RGB")), fmt))
     if flag == 1 or mode not in ("L", "RGB", "RGBA", "LA"):
-        if mode == "LA":
-            im = im.convert("L")
-        out = np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
-        if out.ndim == 2:
-            out = np.repeat(out[:, :, None], 3, axis=2)
-    else:  # flag == -1: keep what is stored
-        if mode == "LA":
-            im = im.convert("RGBA")
-        out = np.asarray(im)
-        if out.ndim == 2:
-            return out[:, :, None]
+        return im if mode == "RGB" else im.convert("RGB")
+    return im.convert("RGBA") if mode == "LA" else im
+
+
+def pil_to_numpy(im: Any, to_rgb: bool = True) -> np.ndarray:
+    """A Pillow image as a uint8 ``HxWxC`` array (BGR(A) order when ``to_rgb`` is false)."""
+    out = np.asarray(im)
+    if out.ndim == 2:
+        return out[:, :, None]
     if not to_rgb:
         out = out[:, :, [2, 1, 0, 3][:out.shape[2]]]
     return out
+
+
+def decode_numpy(buf: Any, flag: int = 1, to_rgb: bool = True) -> np.ndarray:
+    """Decode an encoded image to a uint8 ``HxWxC`` numpy array.
+
+    ``flag``: 1 = 3 channels, 0 = 1 channel (grayscale), -1 = as stored (1, 3 or 4 channels).
+    ``to_rgb``: RGB(A) channel order when true, OpenCV's BGR(A) when false.
+    Raises ``MXNetError`` for data that is not a decodable image.
+    """
+    return pil_to_numpy(decode_pil(buf, flag), to_rgb)
 
 
 def get_interp_method(interp: int, sizes: tuple = (), rng: Any = None) -> int:
@@ -115,6 +125,19 @@ def _nearest(src: np.ndarray, w: int, h: int) -> np.ndarray:
     return src[ys[:, None], xs[None, :]]
 
 
+def _pil_resize(pil: Any, w: int, h: int, interp: int) -> Any:
+    """Resize one Pillow image the way OpenCV would: bilinear and bicubic sample the source at
+    each output pixel (no antialiasing, via an affine transform); area uses Pillow's box filter
+    when shrinking (bilinear otherwise); lanczos uses Pillow's (antialiased) lanczos."""
+    sw, sh = pil.size
+    if interp == 3 and (sw < w or sh < h):
+        interp = 1
+    if interp in (1, 2):
+        flt = PIL_FILTERS[interp]
+        return pil.transform((w, h), _AFFINE, (sw / w, 0, 0, 0, sh / h, 0), resample=flt)
+    return pil.resize((w, h), PIL_FILTERS[interp])
+
+
 def resize_numpy(src: np.ndarray, w: int, h: int, interp: int = 1) -> np.ndarray:
     """Resize an ``HxWxC`` (or ``HxW``) array to width ``w`` and height ``h``."""
     w, h = int(w), int(h)
@@ -127,17 +150,17 @@ def resize_numpy(src: np.ndarray, w: int, h: int, interp: int = 1) -> np.ndarray
         return src.copy()
     if interp == 0:
         return np.ascontiguousarray(_nearest(src, w, h))
-    flt = PIL_FILTERS[interp]
     squeeze = src.ndim == 2
     img = src[:, :, None] if squeeze else src
     c = img.shape[2]
     if img.dtype == np.uint8 and c in (1, 3, 4):
         pil = Image.fromarray(np.ascontiguousarray(img[:, :, 0] if c == 1 else img))
-        out = np.asarray(pil.resize((w, h), flt))
+        out = np.asarray(_pil_resize(pil, w, h, interp))
         out = out[:, :, None] if c == 1 else out
     else:  # float or odd channel counts: resize each channel as a 32-bit float image
-        chans = [np.asarray(Image.fromarray(np.ascontiguousarray(img[:, :, k], np.float32))
-                            .resize((w, h), flt)) for k in range(c)]
+        chans = [np.asarray(_pil_resize(Image.fromarray(np.ascontiguousarray(img[:, :, k],
+                                                                             np.float32)),
+                                        w, h, interp)) for k in range(c)]
         out = np.stack(chans, axis=2)
         if img.dtype == np.uint8:
             out = np.clip(np.rint(out), 0, 255)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..base import MXNetError
-from ._backend import Image, get_interp_method, resize_numpy
+from ._backend import Image, get_interp_method, pil_to_numpy, resize_numpy
 
 __all__ = ["DefaultAugParams", "DefaultAugmenter"]
 
@@ -76,16 +76,45 @@ def _parse_scalar(value: Any, typ: type) -> Any:
 
 
 class DefaultAugmenter:
-    """Callable ``(uint8 HxWxC RGB image, numpy Generator) -> uint8 HxWxC image``."""
+    """Callable ``(uint8 HxWxC RGB image or Pillow image, numpy Generator) -> uint8 HxWxC``."""
 
     def __init__(self, params: DefaultAugParams):
-        self.p = params
+        self.p = p = params
+        lo_ratio, hi_ratio = p.ratio_range
+        self._affine_on = bool(
+            p.max_rotate_angle > 0 or p.max_shear_ratio > 0 or p.rotate > 0 or p.rotate_list
+            or p.max_random_scale != 1.0 or p.min_random_scale != 1.0
+            or (not p.random_resized_crop and (lo_ratio != 1.0 or hi_ratio != 1.0))
+            or p.max_img_size != 1e10 or p.min_img_size != 0.0)
+        # only a center / random crop: done on the Pillow image, before any numpy copy
+        self._crop_only = (p.resize == -1 and not self._affine_on and p.pad == 0
+                           and not p.random_resized_crop and p.max_crop_size == -1
+                           and p.min_crop_size == -1 and p.brightness <= 0 and p.contrast <= 0
+                           and p.saturation <= 0 and p.random_h == 0 and p.random_s == 0
+                           and p.random_l == 0 and p.pca_noise <= 0)
 
     def _interp(self, code: int, ow: int, oh: int, nw: int, nh: int, rng: Any) -> int:
         return get_interp_method(code, (oh, ow, nh, nw), rng)
 
-    def __call__(self, src: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, src: Any, rng: np.random.Generator) -> np.ndarray:
+        """Augment a uint8 ``HxWxC`` numpy array or a Pillow image; returns a numpy array."""
         p = self.p
+        if isinstance(src, Image.Image):
+            if self._crop_only:
+                cols, rows = src.size
+                c, dh, dw = p.data_shape
+                if rows >= dh and cols >= dw:  # same draws, in the same order, as _crop()
+                    self._interp(p.inter_method, cols, rows, dw, dh, rng)
+                    y, x = rows - dh, cols - dw
+                    if p.rand_crop:
+                        y = int(rng.integers(0, y, endpoint=True))
+                        x = int(rng.integers(0, x, endpoint=True))
+                    else:
+                        y, x = y // 2, x // 2
+                    if (rows, cols) != (dh, dw):
+                        src = src.crop((x, y, x + dw, y + dh))
+                    return pil_to_numpy(src)
+            src = pil_to_numpy(src)
         res = src
         if p.resize != -1:
             rows, cols = res.shape[:2]
@@ -95,10 +124,7 @@ class DefaultAugmenter:
                 nh, nw = p.resize, p.resize * cols // rows
             res = resize_numpy(res, nw, nh, self._interp(p.inter_method, cols, rows, nw, nh, rng))
         lo_ratio, hi_ratio = p.ratio_range
-        if (p.max_rotate_angle > 0 or p.max_shear_ratio > 0 or p.rotate > 0 or p.rotate_list
-                or p.max_random_scale != 1.0 or p.min_random_scale != 1.0
-                or (not p.random_resized_crop and (lo_ratio != 1.0 or hi_ratio != 1.0))
-                or p.max_img_size != 1e10 or p.min_img_size != 0.0):
+        if self._affine_on:
             res = self._affine(res, rng, lo_ratio, hi_ratio)
         if p.pad > 0:
             res = _pad(res, p.pad, p.fill_value)

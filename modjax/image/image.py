@@ -92,13 +92,14 @@ def scale_down(src_size: Sequence[int], size: Sequence[int]) -> tuple[int, int]:
     return int(w), int(h)
 
 
-_BORDER_MODES = {0: "constant", 1: "symmetric", 2: "reflect", 3: "edge", 4: "wrap"}
+# OpenCV's border enum: CONSTANT, REPLICATE, REFLECT, WRAP, REFLECT_101
+_BORDER_MODES = {0: "constant", 1: "edge", 2: "symmetric", 3: "wrap", 4: "reflect"}
 
 
 def copyMakeBorder(src: Any, top: int, bot: int, left: int, right: int, type: int = 0,  # noqa: A002
                    value: float = 0.0, values: Sequence[float] = (), out: Any = None) -> Any:
-    """Pad an ``HxWxC`` image (OpenCV border types: 0 constant, 1 reflect, 2 reflect-101,
-    3 replicate, 4 wrap); constant borders use ``values`` per channel, else ``value``."""
+    """Pad an ``HxWxC`` image with OpenCV's border types: 0 constant (``values`` per channel,
+    else ``value``), 1 replicate, 2 reflect (``fedcba|abcdef``), 3 wrap, 4 reflect-101."""
     arr, as_nd = _to_np(src)
     _hwc(arr, "copyMakeBorder")
     if type not in _BORDER_MODES:

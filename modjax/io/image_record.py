@@ -160,7 +160,7 @@ class _Worker:
         return (bs,) if self.label_width == 1 else (bs, self.label_width)
 
     def _one(self, job: _Job, i: int) -> None:
-        from ..image._backend import decode_numpy
+        from ..image._backend import decode_pil
         from ..recordio import read_record_at, unpack
         offset, key = job.items[i]
         what = f" (record with id {key})"
@@ -171,13 +171,13 @@ class _Worker:
             raise MXNetError(f"ImageRecordIter: '{self.uri}' record at byte {offset}: {err}") from None
         c = self.data_shape[0]
         try:
-            img = decode_numpy(payload, flag={1: 0, 3: 1}.get(c, -1), to_rgb=True)
+            img = decode_pil(payload, flag={1: 0, 3: 1}.get(c, -1))
         except MXNetError as err:
             raise MXNetError(f"ImageRecordIter: cannot decode the image of record id {header.id} "
                              f"at byte {offset} of '{self.uri}': {err}") from None
-        if img.shape[2] != c:
+        if len(img.getbands()) != c:
             raise MXNetError(f"Invalid image with index {header.id} in '{self.uri}'. Expected {c} "
-                             f"channels, got {img.shape[2]}")
+                             f"channels, got {len(img.getbands())}")
         job.label[i] = self._label(header, key)
         job.index[i] = header.id
         rng = np.random.default_rng([self.aug_seed, job.serial + i])
@@ -209,7 +209,7 @@ class _Worker:
     def _write(self, out: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
         nm = self.norm
         mirrored = (nm["rand_mirror"] and rng.random() < 0.5) or nm["mirror"]
-        chw = np.transpose(img[:, ::-1] if mirrored else img, (2, 0, 1))
+        chw = np.ascontiguousarray(np.transpose(img[:, ::-1] if mirrored else img, (2, 0, 1)))
         if chw.shape != out.shape:
             raise MXNetError(f"ImageRecordIter: augmented image has shape {chw.shape}, expected "
                              f"{out.shape}")
@@ -228,14 +228,24 @@ class _Worker:
         illum = np.float32(rng.random() * mi * 2 - mi) * scale
         mult = (contrast / nm["std"]).astype(np.float32)
         bias = (illum / nm["std"]).astype(np.float32)
-        out[...] = chw
         mean = nm["mean_img"] if nm["mean_img"] is not None else nm["mean"][:, None, None]
         if nm["mean_img"] is not None or nm["mean"].any():
-            np.subtract(out, mean, out=out)
+            np.subtract(chw, mean, out=out)
+        else:
+            out[...] = chw
         if (mult != 1).any():
             np.multiply(out, mult[:, None, None], out=out)
         if bias.any():
             np.add(out, bias[:, None, None], out=out)
+
+
+def aligned_zeros(shape: tuple, dtype: Any, align: int = 64) -> np.ndarray:
+    """Zeros whose data starts on an ``align``-byte boundary: JAX then wraps the buffer without
+    copying it (an unaligned batch costs a full copy in ``device_put``)."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(nbytes + align, np.uint8)
+    off = (-raw.ctypes.data) % align
+    return raw[off:off + nbytes].view(dtype).reshape(shape)
 
 
 def _record_entries(uri: str, idx_path: str, num_parts: int, part_index: int) -> list:
@@ -425,7 +435,7 @@ class ImageRecordIter(DataIter):
     def _submit(self, plan: tuple[list, int]) -> None:
         items, pad = plan
         bs = self.batch_size
-        data = np.zeros((bs,) + self.data_shape, self._dtype)
+        data = aligned_zeros((bs,) + self.data_shape, self._dtype)
         label = np.zeros((bs, self.label_width), np.float32)
         items = list(items)
         nchunks = max(1, min(self._nthreads, len(items)))

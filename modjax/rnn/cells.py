@@ -195,6 +195,11 @@ class ZoneoutCell(ModifierCell):
         super().reset()
         self.prev_output = None
 
+    def _before_steps(self) -> None:
+        # MXNet makes this ``_zeros`` node inside step 0; making it before the steps keeps its
+        # name and the graph, and leaves every step alike (the steps can run as one scan)
+        self.prev_output = symbol.zeros((0, 0))
+
     def __call__(self, inputs: Symbol, states: list) -> tuple[Symbol, list]:
         cell, p_outputs, p_states = self.base_cell, self.zoneout_outputs, self.zoneout_states
         next_output, next_states = cell(inputs, states)

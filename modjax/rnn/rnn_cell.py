@@ -187,9 +187,15 @@ class BaseRNNCell:
         for 'TNC', or a list of (N, C) steps. Returns (outputs, states): outputs one symbol along
         T if ``merge_outputs`` else a list of (N, H) steps."""
         self.reset()
+        return self._unroll_steps(length, inputs, begin_state, layout, merge_outputs)
+
+    def _unroll_steps(self, length: int, inputs: Any, begin_state: list | None, layout: str,
+                      merge_outputs: bool | None) -> tuple[Any, list]:
+        """The body of ``unroll`` after ``reset``: split, begin states, tagged steps, merge."""
         inputs, _ = normalize_sequence(length, inputs, layout, False)
         if begin_state is None:
             begin_state = self.begin_state()
+        self._before_steps()
         states = begin_state
         outputs = []
         region = UnrollRegion(self._prefix, length)
@@ -199,6 +205,9 @@ class BaseRNNCell:
             outputs.append(output)
         outputs, _ = normalize_sequence(length, outputs, layout, merge_outputs)
         return outputs, states
+
+    def _before_steps(self) -> None:
+        """Hook: create loop-invariant nodes outside the step scopes (ZoneoutCell)."""
 
     def _get_activation(self, inputs: Symbol, activation: Any, **kwargs: Any) -> Symbol:
         if isinstance(activation, str):

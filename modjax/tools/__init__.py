@@ -1,0 +1,1 @@
+"""Command-line tools (MXNet's ``tools/``): ``python -m modjax.tools.im2rec``."""
