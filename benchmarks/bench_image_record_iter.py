@@ -14,6 +14,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,25 +32,34 @@ ITER_ARGS = dict(data_shape=(3, 224, 224), rand_crop=True, rand_mirror=True, mea
                  shuffle=False, prefetch_buffer=4)
 
 MX_SCRIPT = r"""
-import json, sys, time, logging
+import json, resource, sys, time, logging
 import mxnet as mx
 args = json.loads(sys.argv[1])
 res = {}
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 for threads in args["threads"]:
     it = mx.io.ImageRecordIter(path_imgrec=args["rec"], path_imgidx=args["idx"],
                                batch_size=args["batch_size"], preprocess_threads=threads,
                                verbose=False, **args["iter"])
-    best = 0.0
+    best, best_cpu = 0.0, 1e9
     for epoch in range(args["epochs"]):
         it.reset()
-        n, tic = 0, time.perf_counter()
+        n, tic, c0 = 0, time.perf_counter(), cpu()
         for batch in it:
             batch.data[0].wait_to_read()
             n += batch.data[0].shape[0] - batch.pad
         best = max(best, n / (time.perf_counter() - tic))
-    res[str(threads)] = best
+        best_cpu = min(best_cpu, (cpu() - c0) / n * 1e3)
+    res[str(threads)] = [best, best_cpu]
 print("RESULT " + json.dumps(res))
 """
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def make_images(n: int, size: int, seed: int = 0) -> list[bytes]:
@@ -84,21 +94,24 @@ def write_rec(folder: str, images: list[bytes]) -> tuple[str, str]:
     return rec, idx
 
 
-def bench_modjax(rec: str, idx: str, threads: int, epochs: int, batch_size: int) -> float:
+def bench_modjax(rec: str, idx: str, threads: int, epochs: int,
+                 batch_size: int) -> tuple[float, float]:
+    """(best images/s, lowest CPU ms per image) over ``epochs`` full epochs."""
     it = mx.io.ImageRecordIter(path_imgrec=rec, path_imgidx=idx, batch_size=batch_size,
                                preprocess_threads=threads, verbose=False, **ITER_ARGS)
-    best = 0.0
+    best, best_cpu = 0.0, 1e9
     try:
         for _ in range(epochs):
             it.reset()
-            n, tic = 0, time.perf_counter()
+            n, tic, c0 = 0, time.perf_counter(), _cpu()
             for batch in it:
                 batch.data[0].wait_to_read()
                 n += batch.data[0].shape[0] - batch.pad
             best = max(best, n / (time.perf_counter() - tic))
+            best_cpu = min(best_cpu, (_cpu() - c0) / n * 1e3)
     finally:
         it.close()
-    return best
+    return best, best_cpu
 
 
 def bench_mxnet(rec: str, idx: str, threads: list[int], epochs: int,
@@ -113,7 +126,7 @@ def bench_mxnet(rec: str, idx: str, threads: list[int], epochs: int,
                           env=env, timeout=1800)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return {int(k): v for k, v in json.loads(line[7:]).items()}
+            return {int(k): tuple(v) for k, v in json.loads(line[7:]).items()}
     print("MXNet run failed:\n" + proc.stdout[-2000:] + proc.stderr[-2000:], file=sys.stderr)
     return None
 
@@ -136,12 +149,14 @@ def main() -> None:
         ours = {t: bench_modjax(rec, idx, t, args.epochs, args.batch_size) for t in args.threads}
         theirs = None if args.no_mxnet else bench_mxnet(rec, idx, args.threads, args.epochs,
                                                          args.batch_size)
-    print(f"{'threads':>8} {'modjax img/s':>14} {'MXNet 1.9.1 img/s':>18} {'ratio':>7}")
+    print(f"{'threads':>8} {'modjax img/s':>13} {'MXNet img/s':>12} {'ratio':>6}   "
+          f"{'modjax CPU ms/img':>17} {'MXNet CPU ms/img':>16}")
     for t in args.threads:
         ref = theirs.get(t) if theirs else None
-        ratio = f"{ours[t] / ref:6.2f}x" if ref else "      -"
-        ref_s = f"{ref:18.0f}" if ref else f"{'(not run)':>18}"
-        print(f"{t:>8} {ours[t]:14.0f} {ref_s} {ratio}")
+        ratio = f"{ours[t][0] / ref[0]:5.2f}x" if ref else "     -"
+        ref_s = f"{ref[0]:12.0f}" if ref else f"{'(not run)':>12}"
+        ref_c = f"{ref[1]:16.3f}" if ref else f"{'-':>16}"
+        print(f"{t:>8} {ours[t][0]:13.0f} {ref_s} {ratio}   {ours[t][1]:17.3f} {ref_c}")
 
 
 if __name__ == "__main__":

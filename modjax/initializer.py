@@ -4,8 +4,8 @@
 ``__init__`` attribute (a JSON ``'["name", {kwargs}]'`` string or a plain registry name) wins;
 otherwise the name suffix decides (``weight`` -> the subclass rule, ``bias``/``beta`` -> 0,
 ``gamma`` -> 1, ``min`` -> 0, ``max`` -> 1, and for BatchNorm aux states ``moving_mean`` -> 0,
-``moving_var`` -> 1, ``moving_inv_var``/``moving_avg`` -> 0). Random draws use ``jax.random``
-with keys from :func:`modjax.random.next_key`, so ``mx.random.seed`` makes them reproducible;
+``moving_var`` -> 1, ``moving_inv_var``/``moving_avg`` -> 0). Random draws use numpy generators
+seeded from :func:`modjax.random.next_key`, so ``mx.random.seed`` makes them reproducible;
 they match MXNet in distribution, not bit for bit.
 """
 from __future__ import annotations
@@ -123,12 +123,22 @@ def _float_dtype(arr: NDArray) -> Any:
     return dt if dt.type in _random_dtype_ok else np.dtype(np.float32)
 
 
+def _host_rng() -> np.random.Generator:
+    """A numpy generator seeded from the global modjax key stream (``mx.random.seed``).
+
+    Parameters are drawn on the host: a jax.random draw would compile one XLA program per
+    parameter shape, which dominated the start-up of large models."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(next_key())).ravel().tolist())
+
+
 def _fill_uniform(arr: NDArray, low: float, high: float) -> None:
-    arr[:] = jax.random.uniform(next_key(), arr.shape, _float_dtype(arr), minval=low, maxval=high)
+    dt = _float_dtype(arr)
+    arr[:] = _host_rng().uniform(low, high, size=arr.shape).astype(dt)
 
 
 def _fill_normal(arr: NDArray, loc: float, sigma: float) -> None:
-    arr[:] = loc + sigma * jax.random.normal(next_key(), arr.shape, _float_dtype(arr))
+    dt = _float_dtype(arr)
+    arr[:] = (loc + sigma * _host_rng().standard_normal(size=arr.shape)).astype(dt)
 
 
 class Initializer:

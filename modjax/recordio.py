@@ -462,7 +462,7 @@ def pack_img(header: Any, img: np.ndarray, quality: int = 95, img_fmt: str = ".j
             pil = pil.convert("RGB")
         pil.save(out, format="JPEG", quality=int(quality))
     elif fmt == ".PNG":
-        pil.save(out, format="PNG", compress_level=int(quality))
+        pil.save(out, format="PNG", compress_level=min(max(int(quality), 0), 9))  # cv2 clamps
     else:
         raise MXNetError(f"recordio.pack_img: unsupported image format {img_fmt!r}; "
                          "use '.jpg' or '.png'")

@@ -21,6 +21,7 @@ naming the file, record and byte offset (MXNet raises too, with OpenCV's message
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -70,6 +71,14 @@ class _Planner:
         self.order = _shuffle(self.gen, n) if self.gen is not None else range(n)
         self.pos = 0
 
+    def snapshot(self) -> tuple:
+        """The state to come back to when the consumer resets (prefetching plans ahead)."""
+        return (self.order, self.pos, self.overflow, self.serial, copy.deepcopy(self.gen))
+
+    def restore(self, state: tuple) -> None:
+        self.order, self.pos, self.overflow, self.serial, gen = state
+        self.gen = copy.deepcopy(gen)
+
     def before_first(self) -> None:
         if not self.round_batch or not self.overflow:
             self._source_first()
@@ -114,6 +123,7 @@ class _Job:
         self.lock = threading.Lock()
         self.future: Future = Future()
         self.failed = False
+        self.planner_state: tuple | None = None
 
 
 class _Worker:
@@ -381,6 +391,7 @@ class ImageRecordIter(DataIter):
         self._closed = False
         self._lock = threading.RLock()
         self._cur: DataBatch | None = None
+        self._consumed_state = self._planner.snapshot()
         self.provide_data = [DataDesc(data_name, (self.batch_size,) + shape, self._dtype)]
         lshape = (self.batch_size,) if self.label_width == 1 else (self.batch_size, self.label_width)
         self.provide_label = [DataDesc(label_name, lshape, np.float32)]
@@ -441,6 +452,7 @@ class ImageRecordIter(DataIter):
         nchunks = max(1, min(self._nthreads, len(items)))
         job = _Job(items, pad, data, label, self._planner.serial, nchunks)
         self._planner.serial += len(items)
+        job.planner_state = self._planner.snapshot()
         bounds = np.linspace(0, len(items), nchunks + 1).astype(int)
         for k in range(nchunks):
             self._pool.submit(self._worker.run_chunk, job, int(bounds[k]), int(bounds[k + 1]))
@@ -465,7 +477,9 @@ class ImageRecordIter(DataIter):
         with self._lock:
             self._check_open()
             self._drop_inflight()
+            self._planner.restore(self._consumed_state)  # forget what was planned ahead
             self._planner.before_first()
+            self._consumed_state = self._planner.snapshot()
             self._exhausted = False
             self._cur = None
             self._fill()
@@ -477,6 +491,7 @@ class ImageRecordIter(DataIter):
             if not self._inflight:
                 raise StopIteration
             job = self._inflight.popleft()
+            self._consumed_state = job.planner_state
             self._fill()  # keep the workers busy while the caller trains on this batch
             while True:
                 try:

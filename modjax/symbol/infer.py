@@ -66,11 +66,13 @@ def infer_graph(nodes: Sequence[Node], shapes: dict[int, Any], dtypes: dict[int,
             etype[(id(node), 0)] = np.dtype(dt) if dt is not None else None
     _infer_types(nodes, etype)
     last = None
+    done: set[int] = set()  # operators whose every input and output shape is known and checked
     for sweep in range(200):
         order = nodes if sweep % 2 == 0 else list(reversed(nodes))
         for node in order:
-            if node.op is not None:
-                _infer_node(node, eshape, etype)
+            if node.op is not None and id(node) not in done:
+                if _infer_node(node, eshape, etype):
+                    done.add(id(node))
         unknown = sum(_unknown_dims(s) for s in eshape.values())
         if unknown == last or unknown == 0:
             if unknown == 0 or sweep % 2 == 1:
@@ -83,7 +85,8 @@ def _n_out(node: Node) -> int:
     return node.op.num_outputs(node.params)
 
 
-def _infer_node(node: Node, eshape: dict, etype: dict) -> None:
+def _infer_node(node: Node, eshape: dict, etype: dict) -> bool:
+    """Apply one operator's shape rules; True when all its shapes are now known."""
     p = node.params
     op = node.op
     in_keys = [(id(src), idx) for src, idx, _ in node.inputs]
@@ -120,8 +123,11 @@ def _infer_node(node: Node, eshape: dict, etype: dict) -> None:
                          f"{err}") from None
     for k, s in zip(in_keys, ins):
         eshape[k] = merge_shape(eshape.get(k), s, f"{where} input")
+    complete = True
     for k, s in zip(out_keys, outs):
         eshape[k] = merge_shape(eshape.get(k), s, f"{where} output")
+        complete = complete and known(eshape[k])
+    return complete and all(known(eshape[k]) for k in in_keys)
 
 
 def _infer_types(nodes: Sequence[Node], etype: dict) -> None:

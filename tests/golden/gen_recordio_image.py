@@ -61,6 +61,11 @@ def make_images():
     return out
 
 
+IM2REC_TREE = [("a/x0.png", "img0.png"), ("a/x3.jpg", "img3.jpg"), ("b/y2.jpg", "img2.jpg"),
+               ("b/y6.png", "img6.png"), ("b/sub/z1.png", "img1.png"), ("c/w7.jpg", "img7.jpg"),
+               ("top.png", "img4.png"), ("a/notes.txt", "img0.png")]
+
+
 def batches(it, epochs=2):
     res = []
     for _ in range(epochs):
@@ -231,6 +236,41 @@ def main():
             for j, b in enumerate(ep if e == 0 else ()):
                 arrays[f"iiter/{name}/{e}/{j}"] = b[0]
         meta["iiter"][name] = info
+
+    # --- MXNet's tools/im2rec.py on a generated folder tree ------------------------------------
+    import hashlib
+    import subprocess
+    import sys
+    import tempfile
+    tool = os.path.join(os.path.dirname(mx.__file__), "tools", "im2rec.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        for rel, name in IM2REC_TREE:
+            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+            with open(os.path.join(root, rel), "wb") as f:
+                f.write(images[name])
+        prefix = os.path.join(tmp, "data")
+        run = lambda *a: subprocess.run([sys.executable, tool, *a], check=True,  # noqa: E731
+                                        capture_output=True, cwd=tmp)
+        run("--list", "--recursive", "--train-ratio", "0.7", "--test-ratio", "0.1", prefix, root)
+        lists = {n: open(os.path.join(tmp, n)).read() for n in sorted(os.listdir(tmp))
+                 if n.endswith(".lst")}
+        run("--list", "--no-shuffle", "--chunks", "2", os.path.join(tmp, "plain"), root)
+        lists.update({n: open(os.path.join(tmp, n)).read() for n in sorted(os.listdir(tmp))
+                      if n.startswith("plain") and n.endswith(".lst")})
+        run("--pass-through", prefix + "_train", root)
+        with open(prefix + "_train.rec", "rb") as f:
+            passthrough = hashlib.sha256(f.read()).hexdigest()
+        passthrough_idx = open(prefix + "_train.idx").read()
+        run("--resize", "16", "--encoding", ".png", prefix + "_val", root)
+        rec = mx.recordio.MXIndexedRecordIO(prefix + "_val.idx", prefix + "_val.rec", "r")
+        packed = []
+        for k in rec.keys:
+            h, img = mx.recordio.unpack_img(rec.read_idx(k))
+            packed.append([k, h.label, h.id])
+            arrays[f"im2rec/val/{k}"] = img
+    meta["im2rec"] = {"lists": lists, "passthrough_sha256": passthrough,
+                      "passthrough_idx": passthrough_idx, "val_headers": packed}
 
     np.savez_compressed(os.path.join(OUT, "goldens.npz"), **arrays)
     with open(os.path.join(OUT, "goldens.json"), "w") as f:
