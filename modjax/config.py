@@ -54,3 +54,11 @@ def _configure_from_environment() -> None:
 
 
 _configure_from_environment()
+
+
+# JAX probes for a TPU on every machine and logs a warning when there is none; with MXNet-style
+# INFO logging turned on that line would open every script's output.
+import logging as _logging  # noqa: E402
+
+_logging.getLogger("jax._src.xla_bridge").addFilter(
+    lambda record: "Unable to initialize backend 'tpu'" not in record.getMessage())

@@ -39,6 +39,66 @@ def _gray_from_rgb(rgb: np.ndarray, fmt: str | None) -> np.ndarray:
 
 
 _MAGIC_FORMATS = ((b"\xff\xd8", "JPEG"), (b"\x89PNG", "PNG"))
+_SOF = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive Huffman JPEGs
+
+
+def _jpeg_layout(buf: Any) -> tuple[int, int, int] | None:
+    """(width, height, components) of a plain JFIF/EXIF JPEG, or None when anything is unusual
+    (Adobe color transforms, CMYK, arithmetic coding, damaged headers)."""
+    i, n = 2, len(buf)
+    while i + 4 <= n:
+        if buf[i] != 0xFF:
+            return None
+        marker = buf[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        length = (buf[i + 2] << 8) | buf[i + 3]
+        if marker == 0xEE or marker in (0xC3, 0xC5, 0xC6, 0xC7) or marker >= 0xC9 and marker <= 0xCF:
+            return None
+        if marker in _SOF:
+            if i + 10 > n:
+                return None
+            h = (buf[i + 5] << 8) | buf[i + 6]
+            w = (buf[i + 7] << 8) | buf[i + 8]
+            comps = buf[i + 9]
+            return (w, h, comps) if comps in (1, 3) and w > 0 and h > 0 else None
+        if marker == 0xDA:
+            return None
+        i += 2 + length
+    return None
+
+
+def _decode_jpeg_direct(buf: bytes) -> Any:
+    """Decode a plain JPEG with Pillow's libjpeg decoder without ``Image.open``'s marker parsing
+    in Python (the same decoder and settings, so the same pixels). None when not applicable."""
+    layout = _jpeg_layout(buf)
+    if layout is None:
+        return None
+    w, h, comps = layout
+    mode = "RGB" if comps == 3 else "L"
+    try:
+        decoder = Image._getdecoder(mode, "jpeg", (mode, ""))
+        core = Image.core.new(mode, (w, h))
+        decoder.setimage(core, (0, 0, w, h))
+        data = bytes(buf)
+        try:
+            while True:
+                n, err = decoder.decode(data)
+                if n < 0:
+                    break
+                data = data[n:]
+                if n == 0 or not data:
+                    raise MXNetError("imdecode: Decoding failed. Invalid image file (the JPEG "
+                                     "data is truncated)")
+        finally:
+            decoder.cleanup()
+        if err < 0:
+            raise MXNetError(f"imdecode: Decoding failed. Invalid image file (JPEG decoder "
+                             f"error {err})")
+        return Image.Image()._new(core)
+    except (AttributeError, TypeError):  # pragma: no cover - Pillow internals changed
+        return None
 
 
 def decode_pil(buf: Any, flag: int = 1) -> Any:
@@ -56,6 +116,10 @@ def decode_pil(buf: Any, flag: int = 1) -> Any:
         raise MXNetError("imdecode: Decoding failed. Invalid image file (empty buffer)")
     head = bytes(buf[:4])
     formats = next(([f] for magic, f in _MAGIC_FORMATS if head.startswith(magic)), None)
+    if flag != 0 and formats == ["JPEG"]:
+        im = _decode_jpeg_direct(buf)
+        if im is not None:
+            return im if flag == -1 or im.mode == "RGB" else im.convert("RGB")
     try:
         im = Image.open(io.BytesIO(buf), formats=formats)
         if flag == 0 and im.format == "JPEG" and im.mode in ("RGB", "YCbCr", "L"):

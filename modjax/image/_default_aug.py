@@ -86,6 +86,14 @@ class DefaultAugmenter:
             or p.max_random_scale != 1.0 or p.min_random_scale != 1.0
             or (not p.random_resized_crop and (lo_ratio != 1.0 or hi_ratio != 1.0))
             or p.max_img_size != 1e10 or p.min_img_size != 0.0)
+        # whether any step draws random numbers (otherwise no Generator is made per image)
+        self.random = bool(
+            p.rand_crop or self._affine_on or p.inter_method == 10
+            or (p.random_resized_crop and (p.max_random_area != 1.0 or p.min_random_area != 1.0
+                                           or lo_ratio != 1.0 or hi_ratio != 1.0))
+            or p.max_crop_size != -1 or p.min_crop_size != -1 or p.brightness > 0
+            or p.contrast > 0 or p.saturation > 0 or p.random_h != 0 or p.random_s != 0
+            or p.random_l != 0 or p.pca_noise > 0)
         # only a center / random crop: done on the Pillow image, before any numpy copy
         self._crop_only = (p.resize == -1 and not self._affine_on and p.pad == 0
                            and not p.random_resized_crop and p.max_crop_size == -1

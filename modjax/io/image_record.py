@@ -140,6 +140,8 @@ class _Worker:
         self.label_width = label_width
         self.label_map = label_map
         self.aug_seed = aug_seed
+        self.needs_rng = (aug.random or norm["rand_mirror"] or norm["max_random_contrast"] != 0
+                          or norm["max_random_illumination"] != 0)
 
     def run_chunk(self, job: _Job, lo: int, hi: int) -> None:
         try:
@@ -190,7 +192,7 @@ class _Worker:
                              f"channels, got {len(img.getbands())}")
         job.label[i] = self._label(header, key)
         job.index[i] = header.id
-        rng = np.random.default_rng([self.aug_seed, job.serial + i])
+        rng = np.random.default_rng([self.aug_seed, job.serial + i]) if self.needs_rng else None
         try:
             img = self.aug(img, rng)
         except MXNetError as err:
@@ -230,12 +232,13 @@ class _Worker:
             mean = nm["mean_img_int"] if nm["mean_img_int"] is not None else nm["mean_int"]
             np.clip(chw.astype(np.int16) - mean, -128, 127, out=out, casting="unsafe")
             return
-        contrast = np.float32(1.0)
-        illum = np.float32(0.0)
         mc, mi = nm["max_random_contrast"], nm["max_random_illumination"]
         scale = np.float32(nm["scale"])
-        contrast = np.float32((rng.random() * mc * 2 - mc + 1)) * scale
-        illum = np.float32(rng.random() * mi * 2 - mi) * scale
+        if mc or mi:
+            contrast = np.float32((rng.random() * mc * 2 - mc + 1)) * scale
+            illum = np.float32(rng.random() * mi * 2 - mi) * scale
+        else:
+            contrast, illum = scale, np.float32(0.0)
         mult = (contrast / nm["std"]).astype(np.float32)
         bias = (illum / nm["std"]).astype(np.float32)
         mean = nm["mean_img"] if nm["mean_img"] is not None else nm["mean"][:, None, None]
