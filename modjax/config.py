@@ -15,7 +15,12 @@ import os
 import jax
 
 __all__ = ["enable_compilation_cache", "disable_compilation_cache", "compilation_cache_dir",
-           "DEFAULT_CACHE_DIR"]
+           "DEFAULT_CACHE_DIR", "max_inflight"]
+
+#: How many training steps a Module may have queued on its devices before the host waits for
+#: the oldest (``MODJAX_MAX_INFLIGHT``, default 2). On CPU meshes XLA's in-process collectives
+#: deadlock under an unbounded queue; on accelerators the bound keeps host memory in check.
+max_inflight = max(1, int(os.environ.get("MODJAX_MAX_INFLIGHT", "2")))
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "modjax", "xla")
 _OFF = ("", "0", "off", "false", "no", "none")

@@ -8,6 +8,7 @@ does every step; asking for outputs or gradients earlier runs a forward-backward
 """
 from __future__ import annotations
 
+import collections
 import logging
 import warnings
 from typing import Any, Sequence
@@ -23,6 +24,7 @@ from ..random import next_key
 from ..symbol.lower import LoweredGraph
 from .base_module import BaseModule, ModuleStateError, _as_list, _check_names
 from .compiled import ExecutableCache, StepFunctions
+from .placement import Placement
 from .state import ParamState, parse_descs
 
 __all__ = ["Module"]
@@ -45,12 +47,13 @@ class Module(BaseModule):
         if work_load_list is not None and len(work_load_list) != len(contexts):
             raise MXNetError(f"Module: work_load_list has {len(work_load_list)} entries for "
                              f"{len(contexts)} contexts")
-        if len(contexts) > 1:
-            raise MXNetError(f"Module: data parallelism over {len(contexts)} contexts {contexts} is "
-                             "not available in this version; pass a single context")
+        if work_load_list is not None and len(set(work_load_list)) > 1:
+            raise MXNetError(f"Module: an uneven work_load_list {list(work_load_list)} is not "
+                             "supported: the batch is split evenly over the contexts (one SPMD "
+                             "program); give equal loads or none")
         self._context = contexts
-        self._device = contexts[0].jax_device
-        self._device_set = {self._device}
+        self._placement = Placement([c.jax_device for c in contexts])
+        self._inflight: collections.deque = collections.deque()
         self._symbol = symbol
         self._data_names = list(data_names or [])
         self._label_names = list(label_names or [])
@@ -170,7 +173,7 @@ class Module(BaseModule):
             if shared_module.optimizer_initialized:
                 self.borrow_optimizer(shared_module)
         elif self._state is None:
-            self._state = ParamState(self._device)
+            self._state = ParamState(self._placement)
             self._state.allocate(self._param_shapes, self._param_types, self._aux_shapes,
                                  self._aux_types)
             if self._loaded_params is not None:
@@ -239,11 +242,16 @@ class Module(BaseModule):
         self._data_shapes, self._label_shapes = data_descs, label_descs
         self._inputs_key = tuple(sorted((n, tuple(s), str(self._input_types[n]))
                                         for n, s in self._input_shapes.items()))
+        batch = data_descs[0].shape[_batch_axis(data_descs[0])] if data_descs else 0
+        self._batch_axes = {d.name: _batch_axis(d) for d in data_descs + (label_descs or [])}
         for name, shape in self._input_shapes.items():
+            if name not in self._batch_axes:  # states, and labels bound without descriptors
+                self._batch_axes[name] = 0 if shape and shape[0] == batch else -1
+            self._placement.check_batch(name, shape, self._batch_axes[name])
             cur = self._inputs.get(name)
             if cur is None or tuple(cur.shape) != tuple(shape):
-                self._inputs[name] = jax.device_put(
-                    jnp.zeros(shape, self._input_types[name]), self._device)
+                self._inputs[name] = self._placement.put_batch(
+                    jnp.zeros(shape, self._input_types[name]), self._batch_axes[name])
 
     def reshape(self, data_shapes: Any, label_shapes: Any = None) -> None:
         """New input shapes (a new batch size, say): parameters stay, executables are cached."""
@@ -422,9 +430,7 @@ class Module(BaseModule):
         if tuple(x.shape) != tuple(self._input_shapes[name]):
             raise ShapeError(f"forward: input '{name}' has shape {tuple(x.shape)}, expected "
                              f"{tuple(self._input_shapes[name])}")
-        if x.sharding.device_set != self._device_set:
-            x = jax.device_put(x, self._device)
-        return x
+        return self._placement.put_batch(x, self._batch_axes[name])
 
     def forward(self, data_batch: Any, is_train: bool | None = None) -> None:
         """Forward a batch (auto-reshaping to new shapes). Training forwards are lazy."""
@@ -504,8 +510,9 @@ class Module(BaseModule):
                 raise MXNetError(f"backward: output '{name}' is not a loss head, so out_grads must "
                                  "give its gradient")
             else:
-                heads.append(jax.device_put(g._data if isinstance(g, NDArray) else jnp.asarray(g),
-                                            self._device))
+                g = g._data if isinstance(g, NDArray) else jnp.asarray(g)
+                heads.append(self._placement.put_batch(g, 0 if g.ndim and g.shape[0] ==
+                                                       self._batch_size else -1))
         return heads
 
     def _diff_names(self) -> tuple[str, ...]:
@@ -548,6 +555,16 @@ class Module(BaseModule):
         args = (state.params, state.aux, pending["inputs"], pending["key"])
         return self._forward_exe(True, args)(*args)
 
+    def _bound_inflight(self, outputs: list) -> None:
+        """Keep at most ``config.max_inflight`` steps queued: XLA's in-process collectives on a
+        CPU mesh deadlock under an unbounded queue, and on accelerators it bounds host memory."""
+        from .. import config
+        if not outputs:
+            return
+        self._inflight.append(outputs[0])
+        while len(self._inflight) > config.max_inflight:
+            self._inflight.popleft().block_until_ready()
+
     def update(self) -> None:
         """Apply the optimizer to the last gradients (the fused step when nothing ran yet)."""
         self._require(binded=True, params=True, optimizer=True, what="update")
@@ -561,6 +578,7 @@ class Module(BaseModule):
             state.sync_learning_rate()
             args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"])
             state.params, state.aux, state.opt_state, self._outputs = self._train_step_exe(args)(*args)
+            self._bound_inflight(self._outputs)
             self._grads = {}
             return
         self._materialize()
@@ -575,8 +593,10 @@ class Module(BaseModule):
         if self._outputs is None and self._pending is None:
             raise ModuleStateError("get_outputs: no outputs yet; call forward() first")
         self._materialize()
-        outs = [NDArray(o, self._context[0]) for o in self._outputs]
-        return outs if merge_multi_context else [[o] for o in outs]
+        if merge_multi_context:
+            return [NDArray(o, self._context[0]) for o in self._outputs]
+        return [[NDArray(part, ctx) for part, ctx in zip(self._placement.per_device(o), self._context)]
+                for o in self._outputs]
 
     def get_input_grads(self, merge_multi_context: bool = True) -> list[NDArray]:
         self._require(binded=True, params=True, what="get_input_grads")
@@ -585,8 +605,11 @@ class Module(BaseModule):
         if self._pending is None or not self._pending["backward"]:
             raise ModuleStateError("get_input_grads: call forward(is_train=True) and backward() first")
         self._materialize()
-        grads = [NDArray(self._grads[d.name], self._context[0]) for d in self._data_shapes]
-        return grads if merge_multi_context else [[g] for g in grads]
+        grads = [self._grads[d.name] for d in self._data_shapes]
+        if merge_multi_context:
+            return [NDArray(g, self._context[0]) for g in grads]
+        return [[NDArray(part, ctx) for part, ctx in zip(self._placement.per_device(g), self._context)]
+                for g in grads]
 
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
         """``eval_metric.update_dict({label name: label}, {output name: output})``."""
@@ -619,7 +642,7 @@ class Module(BaseModule):
             else:
                 src = states[i][0] if isinstance(states[i], (list, tuple)) else states[i]
                 new = self._device_array(src, name)
-            self._inputs[name] = jax.device_put(new, self._device)
+            self._inputs[name] = self._placement.put_batch(new, self._batch_axes[name])
 
     def install_monitor(self, mon: Any) -> None:
         self._require(binded=True, what="install_monitor")
@@ -662,3 +685,10 @@ class Module(BaseModule):
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
         if sparse_row_id_fn is not None:
             self.logger.warning("sparse_row_id_fn is ignored: modjax parameters are dense")
+
+
+def _batch_axis(desc: Any) -> int:
+    """The batch axis of an input: the position of ``N`` in its DataDesc layout (0 by default)."""
+    layout = getattr(desc, "layout", None) or "NCHW"
+    axis = layout.find("N")
+    return axis if axis < len(desc.shape) else 0

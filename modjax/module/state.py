@@ -36,14 +36,16 @@ def parse_descs(shapes: Any, what: str) -> list:
 
 
 def _host_copy(x: jax.Array) -> NDArray:
-    return NDArray(jnp.asarray(np.array(x)), cpu())
+    """A cpu copy of a (replicated) parameter."""
+    host = np.array(x) if x.is_fully_addressable else np.array(x.addressable_data(0))
+    return NDArray(jnp.asarray(host), cpu())
 
 
 class ParamState:
     """Parameters, aux states and optimizer state on one device, plus their host mirrors."""
 
-    def __init__(self, device: Any):
-        self.device = device
+    def __init__(self, placement: Any):
+        self.placement = placement
         self.params: dict[str, jax.Array] = {}
         self.aux: dict[str, jax.Array] = {}
         self.optimizer: Any = None
@@ -57,7 +59,7 @@ class ParamState:
 
     # -- values --------------------------------------------------------------------------------
     def _put(self, x: Any, dtype: Any) -> jax.Array:
-        return jax.device_put(jnp.asarray(x, dtype), self.device)
+        return self.placement.put_replicated(jnp.asarray(x, dtype))
 
     def allocate(self, param_shapes: dict, param_types: dict, aux_shapes: dict, aux_types: dict) -> None:
         self.params = {n: self._put(jnp.zeros(s), param_types[n]) for n, s in param_shapes.items()}
@@ -152,7 +154,7 @@ class ParamState:
             index = self.param_names.index(name)
             weight = NDArray(self.params[name])
             self.updater(index, NDArray(g), weight)
-            self.params[name] = jax.device_put(weight._data, self.device)
+            self.params[name] = self.placement.put_replicated(weight._data)
 
     # -- optimizer state files -----------------------------------------------------------------
     def save_optimizer_states(self, fname: str) -> None:
@@ -196,7 +198,7 @@ class ParamState:
                 state = serialization.from_state_dict(self.opt_state, body["state"])
             except (ValueError, KeyError, TypeError) as err:
                 raise MXNetError(f"{fname}: optimizer states do not match this optimizer: {err}") from None
-            self.opt_state = jax.device_put(state, self.device)
+            self.opt_state = jax.tree_util.tree_map(self.placement.put_replicated, state)
         else:
             self.updater.set_states(body["states"])
 

@@ -6,3 +6,5 @@ from . import shape  # noqa: F401
 from . import reduce  # noqa: F401
 from .registry import OpDef, OpCtx, get_op, find_op, all_ops, register  # noqa: F401
 from . import rnn  # noqa: F401,E402  (the fused RNN operator)
+from . import nn_more  # noqa: F401,E402  (Deconvolution, LeakyReLU, the norms, UpSampling, ...)
+from . import nn_vision  # noqa: F401,E402  (GridGenerator, BilinearSampler, ROIPooling, Correlation, ...)

@@ -14,9 +14,10 @@ from .params import Param, Params, p_bool, p_bool_or_none, p_enum, p_float, p_fl
 from .registry import merge_shape, register
 
 
-def loss_head(forward, grad):
+def loss_head(forward, grad, uses_head=None):
     """An op ``forward(p, data, label) -> out`` whose data gradient is ``grad(p, data, label, out)``,
-    with the head gradient ignored and a zero label gradient, as MXNet's loss layers do."""
+    with the head gradient ignored and a zero label gradient, as MXNet's loss layers do. Where
+    ``uses_head(p)`` is true the rule is ``grad(p, data, label, out, head_grad)`` instead."""
     @partial(jax.custom_vjp, nondiff_argnums=(0,))
     def op(p, data, label):
         return forward(p, data, label)
@@ -25,12 +26,21 @@ def loss_head(forward, grad):
         out = forward(p, data, label)
         return out, (data, label, out)
 
-    def bwd(p, res, _head_grad):
+    def bwd(p, res, head_grad):
         data, label, out = res
-        return grad(p, data, label, out).astype(data.dtype), jnp.zeros_like(label)
+        g = (grad(p, data, label, out, head_grad) if uses_head is not None and uses_head(p)
+             else grad(p, data, label, out))
+        return g.astype(data.dtype), _zero_cotangent(label)
 
     op.defvjp(fwd, bwd)
     return op
+
+
+def _zero_cotangent(x: jax.Array) -> jax.Array:
+    """A zero gradient for ``x`` (float0 for integer arrays, as jax requires)."""
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return jnp.zeros_like(x)
+    return np.zeros(x.shape, jax.dtypes.float0)
 
 
 def _softmax_output_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
@@ -71,10 +81,12 @@ def _softmax_output_forward(p: Params, data: jax.Array, label: jax.Array) -> jax
     return jax.nn.softmax(x, axis=axis).reshape(data.shape)
 
 
-def _softmax_output_grad(p: Params, data: jax.Array, label: jax.Array, out: jax.Array) -> jax.Array:
+def _softmax_output_grad(p: Params, data: jax.Array, label: jax.Array, out: jax.Array,
+                         head_grad: jax.Array | None = None) -> jax.Array:
     prob, axis = _softmax_view(p, out)
     if tuple(label.shape) == tuple(data.shape):  # a probability target: no normalisation
-        return (out - label) * p.grad_scale
+        g = out - label
+        return (g * head_grad if head_grad is not None else g) * p.grad_scale
     k = prob.shape[axis]
     if p.multi_output:
         lab = label.reshape(prob.shape[0], -1)
@@ -101,12 +113,13 @@ def _softmax_output_grad(p: Params, data: jax.Array, label: jax.Array, out: jax.
         norm = jnp.float32(lab.size * spatial if p.multi_output else lab.size)
     else:
         norm = jnp.maximum(jnp.sum(valid).astype(jnp.float32), 1.0)
-    if p.out_grad:  # MXNet 1.9.1 multiplies by the softmax output itself (see differences.md)
-        g = g * prob
+    if head_grad is not None:  # out_grad=True: times the head gradient (MXNet 1.9.1 multiplies
+        g = g * head_grad.reshape(g.shape)  # by the softmax output instead; see differences.md)
     return (g * (p.grad_scale / norm)).reshape(data.shape)
 
 
-_softmax_output = loss_head(_softmax_output_forward, _softmax_output_grad)
+_softmax_output = loss_head(_softmax_output_forward, _softmax_output_grad,
+                            uses_head=lambda p: p.out_grad)
 
 
 @register("SoftmaxOutput", aliases=("Softmax",), arguments=("data", "label"),
@@ -115,9 +128,10 @@ _softmax_output = loss_head(_softmax_output_forward, _softmax_output_grad)
                   Param("preserve_shape", p_bool, False),
                   Param("normalization", p_enum("null", "batch", "valid"), "null"),
                   Param("out_grad", p_bool, False), Param("smooth_alpha", p_float, 0.0)],
-          infer_shape=_softmax_output_shape, loss=True)
+          infer_shape=_softmax_output_shape, loss=lambda p: not p.out_grad)
 def softmax_output(p: Params, data: jax.Array, label: jax.Array) -> jax.Array:
-    """Softmax forward; backward is (p - onehot(label))·grad_scale/norm (head gradient ignored)."""
+    """Softmax forward; backward is (p - onehot(label))·grad_scale/norm (head gradient ignored;
+    with out_grad=True multiplied by it)."""
     return _softmax_output(p, data, label)
 
 
@@ -293,3 +307,162 @@ register("log_softmax", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape,
          infer_type=_softmax_type)(_softmax_impl("log_softmax"))
 register("softmin", params=_SOFTMAX_PARAMS, infer_shape=_softmax_shape,
          infer_type=_softmax_type)(_softmax_impl("softmin"))
+
+
+# -- SVMOutput ---------------------------------------------------------------------------------
+def _svm_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    data = ins[0]
+    if data is not None and len(data) and all(data):
+        ins[1] = merge_shape(ins[1], tuple(data[:-1]) if len(data) > 1 else (data[0],), "SVMOutput label")
+        outs[0] = merge_shape(outs[0], tuple(data), "SVMOutput output")
+    elif outs[0] is not None and len(outs[0]):
+        ins[0] = merge_shape(data, outs[0], "SVMOutput data")
+    return ins, outs
+
+
+def _svm_grad(p: Params, data: jax.Array, label: jax.Array, out: jax.Array) -> jax.Array:
+    x = data.reshape(-1, data.shape[-1])
+    lab = jnp.trunc(label.reshape(-1)[: x.shape[0]]).astype(jnp.int32)
+    target = jax.nn.one_hot(lab, x.shape[1], dtype=jnp.bool_)  # out-of-range -> no target entry
+    m, reg = np.float32(p.margin), np.float32(p.regularization_coefficient)
+    xk = x
+    if p.use_linear:
+        g = jnp.where(target, -(m > xk).astype(x.dtype), (m > -xk).astype(x.dtype))
+    else:
+        g = jnp.where(target, -(m > xk).astype(x.dtype) * 2 * (m - xk),
+                      (m > -xk).astype(x.dtype) * 2 * (m + xk))
+    return (g * reg).reshape(data.shape)
+
+
+_svm_output = loss_head(lambda p, data, label: data, _svm_grad)
+
+
+@register("SVMOutput", arguments=("data", "label"), infer_shape=_svm_shape, loss=True,
+          params=[Param("margin", p_float, 1.0), Param("regularization_coefficient", p_float, 1.0),
+                  Param("use_linear", p_bool, False)])
+def svm_output(p: Params, data: jax.Array, label: jax.Array) -> jax.Array:
+    """Identity on data (N, K); backward, for label k (N,): squared hinge (L2-SVM)
+    -2·reg·(margin - x_k)·[margin > x_k] at k and 2·reg·(margin + x_j)·[margin > -x_j]
+    elsewhere, or with use_linear -reg·[margin > x_k] and reg·[margin > -x_j]."""
+    return _svm_output(p, data, label)
+
+
+# -- softmax_cross_entropy, smooth_l1 ----------------------------------------------------------
+def _sce_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    data, label = ins
+    if label is not None and len(label) and len(label) != 1:
+        from ..base import ShapeError
+        raise ShapeError(f"softmax_cross_entropy only accepts a 1-D label, got {tuple(label)}")
+    if data is not None and len(data) and len(data) != 2:
+        from ..base import ShapeError
+        raise ShapeError(f"softmax_cross_entropy: data must be (N, K), got {tuple(data)}")
+    outs[0] = merge_shape(outs[0], (1,), "softmax_cross_entropy output")
+    return ins, outs
+
+
+@register("softmax_cross_entropy", arguments=("data", "label"), infer_shape=_sce_shape)
+def softmax_cross_entropy(p: Params, data: jax.Array, label: jax.Array) -> jax.Array:
+    """Σ_n -log softmax(data)[n, label_n] of data (N, K), label (N,) -> (1,); gradient
+    (softmax - onehot(label))·head_grad; the label gets none."""
+    lab = jnp.clip(jnp.trunc(jax.lax.stop_gradient(label)).astype(jnp.int32), 0, data.shape[1] - 1)
+    logp = jax.nn.log_softmax(data, axis=1)
+    return -jnp.sum(jnp.take_along_axis(logp, lab[:, None], axis=1)).reshape(1)
+
+
+@register("smooth_l1", elementwise=True, params=[Param("scalar", p_float)])
+def smooth_l1(p: Params, data: jax.Array) -> jax.Array:
+    """0.5·(σx)² where |x| < 1/σ², else |x| - 0.5/σ² (σ = scalar); gradient σ²x or sign(x),
+    times the head gradient."""
+    s2 = jnp.asarray(np.float32(p.scalar) * np.float32(p.scalar), data.dtype)
+    inv = 1 / s2
+    return jnp.where(data > inv, data - 0.5 * inv,
+                     jnp.where(data < -inv, -data - 0.5 * inv, 0.5 * data * data * s2))
+
+
+# -- IdentityAttachKLSparseReg -----------------------------------------------------------------
+def _kl_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    if ins[0] is not None and len(ins[0]):
+        ins[1] = merge_shape(ins[1], (ins[0][1],), "IdentityAttachKLSparseReg moving_avg")
+        outs[0] = merge_shape(outs[0], tuple(ins[0]), "IdentityAttachKLSparseReg output")
+    return ins, outs
+
+
+def _kl_attach(x: jax.Array, avg: jax.Array, target: np.float32, penalty: np.float32) -> jax.Array:
+    @jax.custom_vjp
+    def op(v, a):
+        return v
+
+    def bwd(a, g):
+        reg = penalty * (-target / a + (1 - target) / (1 - a))
+        return g + reg.astype(g.dtype), jnp.zeros_like(a)
+
+    op.defvjp(lambda v, a: (v, a), bwd)
+    return op(x, avg)
+
+
+@register("IdentityAttachKLSparseReg", simple=False, aux=("moving_avg",), infer_shape=_kl_shape,
+          on_compose=lambda p, arg, attrs: attrs.setdefault("__init__", '["zero", {}]')
+          if arg == "moving_avg" else None,
+          params=[Param("sparseness_target", p_float, 0.1), Param("penalty", p_float, 0.001),
+                  Param("momentum", p_float, 0.9)])
+def identity_attach_kl_sparse_reg(p: Params, inputs: list, aux: list, ctx):
+    """Identity on data (N, C) (meant to follow a sigmoid). The training step first updates the
+    moving average (C,) of the mean activation, ρ̂ = momentum·ρ̂ + (1 - momentum)·mean_n(x),
+    then adds penalty·(-ρ/ρ̂ + (1-ρ)/(1-ρ̂)) to the head gradient (ρ = sparseness_target)."""
+    (data,), (avg,) = inputs, aux
+    if not ctx.is_train:
+        return [data], [avg]
+    x2 = data.reshape(-1, data.shape[-1])
+    mom = np.float32(p.momentum)
+    new_avg = jax.lax.stop_gradient(mom * avg + (1 - mom) * jnp.mean(x2, axis=0).astype(avg.dtype))
+    out = _kl_attach(data, new_avg, np.float32(p.sparseness_target), np.float32(p.penalty))
+    return [out], [new_avg]
+
+
+# -- CTCLoss -----------------------------------------------------------------------------------
+def _ctc_args(p: Params) -> list[str]:
+    return (["data", "label"] + (["data_lengths"] if p.use_data_lengths else [])
+            + (["label_lengths"] if p.use_label_lengths else []))
+
+
+def _ctc_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    from ..base import ShapeError
+    data, label = ins[0], ins[1]
+    if label is not None and len(label) and len(label) != 2:
+        raise ShapeError(f"CTCLoss: the label must be 2-D (batch, max label length), got {tuple(label)}")
+    if data is not None and len(data):
+        if len(data) != 3:
+            raise ShapeError(f"CTCLoss: data must be (time, batch, alphabet), got {tuple(data)}")
+        for i in range(2, len(ins)):
+            ins[i] = merge_shape(ins[i], (data[1],), "CTCLoss lengths")
+        outs[0] = merge_shape(outs[0], (data[1],), "CTCLoss output")
+    return ins, outs
+
+
+@register("CTCLoss", aliases=("ctc_loss", "_contrib_CTCLoss"), arguments=_ctc_args,
+          outputs=("output0",), hidden_outputs=1, infer_shape=_ctc_shape,
+          params=[Param("use_data_lengths", p_bool, False), Param("use_label_lengths", p_bool, False),
+                  Param("blank_label", p_enum("first", "last"), "first")])
+def ctc_loss(p: Params, data: jax.Array, label: jax.Array, *lengths: jax.Array) -> jax.Array:
+    """Connectionist temporal classification loss of activations data (T, N, C) (softmax taken
+    inside) against label (N, L) -> (N,). blank_label 'first': blank 0, labels padded with 0;
+    'last': blank C-1, labels padded with -1; or explicit data/label lengths."""
+    import optax
+    t, n, c = data.shape
+    blank = 0 if p.blank_label == "first" else c - 1
+    lab = jnp.trunc(jax.lax.stop_gradient(label)).astype(jnp.int32)
+    lengths = [jax.lax.stop_gradient(x) for x in lengths]
+    if p.use_data_lengths:
+        dlen = lengths.pop(0).astype(jnp.int32)
+    else:
+        dlen = jnp.full((n,), t, jnp.int32)
+    if p.use_label_lengths:
+        llen = lengths.pop(0).astype(jnp.int32)
+    else:  # up to the first padding value
+        pad_value = 0 if p.blank_label == "first" else -1
+        is_pad = lab == pad_value
+        llen = jnp.where(jnp.any(is_pad, axis=1), jnp.argmax(is_pad, axis=1), lab.shape[1])
+    logit_pad = (jnp.arange(t)[None, :] >= dlen[:, None]).astype(data.dtype)
+    label_pad = (jnp.arange(lab.shape[1])[None, :] >= llen[:, None]).astype(data.dtype)
+    logits = jnp.transpose(data, (1, 0, 2))
+    return optax.ctc_loss(logits, logit_pad, jnp.clip(lab, 0, c - 1), label_pad, blank_id=blank)

@@ -1,6 +1,5 @@
 """More neural-network layers: Deconvolution, LeakyReLU (leaky, prelu, rrelu, elu, selu, gelu),
-InstanceNorm, LayerNorm, GroupNorm, L2Normalization, UpSampling, SoftmaxActivation and
-IdentityAttachKLSparseReg."""
+InstanceNorm, LayerNorm, GroupNorm, L2Normalization, UpSampling and SoftmaxActivation."""
 from __future__ import annotations
 
 from typing import Any
@@ -356,43 +355,3 @@ def softmax_activation(p: Params, data: jax.Array) -> jax.Array:
     """Softmax over the last axis (instance) or axis 1 (channel); the gradient uses the head
     gradient."""
     return jax.nn.softmax(data, axis=1 if p.mode == "channel" else -1)
-
-
-# -- IdentityAttachKLSparseReg -----------------------------------------------------------------
-def _kl_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
-    if _has_ndim(ins[0]):
-        ins[1] = merge_shape(ins[1], (ins[0][1],), "IdentityAttachKLSparseReg moving_avg")
-        outs[0] = merge_shape(outs[0], tuple(ins[0]), "IdentityAttachKLSparseReg output")
-    return ins, outs
-
-
-def _kl_attach(x: jax.Array, avg: jax.Array, target: np.float32, penalty: np.float32) -> jax.Array:
-    @jax.custom_vjp
-    def op(v, a):
-        return v
-
-    def bwd(a, g):
-        reg = penalty * (-target / a + (1 - target) / (1 - a))
-        return g + reg.astype(g.dtype), jnp.zeros_like(a)
-
-    op.defvjp(lambda v, a: (v, a), bwd)
-    return op(x, avg)
-
-
-@register("IdentityAttachKLSparseReg", simple=False, aux=("moving_avg",), infer_shape=_kl_shape,
-          on_compose=lambda p, arg, attrs: attrs.setdefault("__init__", '["zero", {}]')
-          if arg == "moving_avg" else None,
-          params=[Param("sparseness_target", p_float, 0.1), Param("penalty", p_float, 0.001),
-                  Param("momentum", p_float, 0.9)])
-def identity_attach_kl_sparse_reg(p: Params, inputs: list, aux: list, ctx: OpCtx):
-    """Identity on data (N, C); the backward adds penalty·(-ρ/ρ̂ + (1-ρ)/(1-ρ̂)) to the head
-    gradient, ρ̂ = the moving average (C,) of the mean activation, which the training step
-    updates first: ρ̂ = momentum·ρ̂ + (1 - momentum)·mean_n(x)."""
-    (data,), (avg,) = inputs, aux
-    if not ctx.is_train:
-        return [data], [avg]
-    x2 = data.reshape(-1, data.shape[-1])
-    mom = np.float32(p.momentum)
-    new_avg = jax.lax.stop_gradient(mom * avg + (1 - mom) * jnp.mean(x2, axis=0).astype(avg.dtype))
-    out = _kl_attach(data, new_avg, np.float32(p.sparseness_target), np.float32(p.penalty))
-    return [out], [new_avg]

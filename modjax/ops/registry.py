@@ -73,7 +73,9 @@ class OpDef:
     infer_shape: Callable | None = None
     infer_type: Callable | None = None
     elementwise: bool = False  # every input and output has one shape
-    loss: bool = False  # the head gradient is ignored (loss heads, BlockGrad)
+    # the head gradient is ignored (loss heads, BlockGrad); or p -> bool where it depends on the
+    # parameters (SoftmaxOutput(out_grad=True) and Custom ops that need it are not loss heads)
+    loss: Any = False
     needs_key: bool = False
     needs_out_shapes: bool = False  # the forward reads ctx.out_shapes (see the class docstring)
     varargs: str | None = None  # name of the count parameter of variable-input ops (num_args)
@@ -99,6 +101,10 @@ class OpDef:
 
     def list_outputs(self, p: Params) -> list[str]:
         return _names(self.outputs, p)
+
+    def is_loss(self, p: Params) -> bool:
+        """Whether this node ignores its head gradient (a loss head needs none)."""
+        return bool(self.loss(p) if callable(self.loss) else self.loss)
 
     def num_outputs(self, p: Params) -> int:
         return len(self.list_outputs(p))

@@ -63,7 +63,7 @@ class LoweredGraph:
                 for (src, _, _), arg in zip(node.inputs, node.arg_names()):
                     if arg in rules and src.is_variable:
                         self.arg_rewrites.append((src.name, rules[arg]))
-        self.loss_heads = [(not n.is_variable) and n.op.loss for n, _ in sym._heads]
+        self.loss_heads = [(not n.is_variable) and n.op.is_loss(n.params) for n, _ in sym._heads]
         self.needs_key = any(not n.is_variable and n.op.needs_key for n in nodes)
         self._units = self._schedule(find_regions(nodes, self._heads))
 

@@ -1,0 +1,301 @@
+"""More shape operators: repeat, tile, Pad, broadcast_to/axis/like, squeeze, stack,
+depth_to_space, space_to_depth, reshape_like, shape_array, size_array, _split_v2, khatri_rao,
+the creation ops _arange, _linspace and _eye, and the slice-assignment ops.
+
+Broadcast gradients sum back to the input; the ``like`` inputs (broadcast_like's rhs,
+reshape_like's rhs) get none.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..base import MXNetError, ShapeError
+from .indexing import p_index_tuple
+from .params import (Param, Params, p_bool, p_dtype, p_enum, p_float, p_float_or_none, p_int,
+                     p_int_or_none, p_shape, p_shape_or_none, p_str)
+from .registry import OpCtx, merge_shape, register
+
+_DTYPES = ("bfloat16", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
+
+
+def _has_ndim(s: Any) -> bool:
+    return s is not None and len(s) > 0
+
+
+# -- repeat / tile / Pad ---------------------------------------------------------------------
+@register("repeat", params=[Param("repeats", p_int), Param("axis", p_int_or_none, None)])
+def repeat(p: Params, data: jax.Array) -> jax.Array:
+    """Repeat each element ``repeats`` times along ``axis`` (None: of the flattened array)."""
+    if p.repeats < 0:
+        raise MXNetError("repeat: repeats must be non-negative")
+    if p.axis is None:
+        return jnp.repeat(data.reshape(-1), p.repeats)
+    return jnp.repeat(data, p.repeats, axis=p.axis % data.ndim)
+
+
+@register("tile", params=[Param("reps", p_shape)])
+def tile(p: Params, data: jax.Array) -> jax.Array:
+    """numpy.tile: shorter reps are left-padded with 1, a shorter data shape with 1."""
+    return jnp.tile(data, tuple(p.reps))
+
+
+@register("Pad", aliases=("pad",),
+          params=[Param("mode", p_enum("constant", "edge", "reflect")), Param("pad_width", p_shape),
+                  Param("constant_value", p_float, 0.0)])
+def pad(p: Params, data: jax.Array) -> jax.Array:
+    """Pad the spatial axes of 4-D/5-D data; pad_width is (before, after) per axis, all axes
+    in order, the first two pairs 0: (0,0, 0,0, top,bottom, left,right)."""
+    if data.ndim not in (4, 5):
+        raise ShapeError("Pad: current implementation only supports 4-D or 5-D input")
+    pw = tuple(p.pad_width)
+    if len(pw) != 2 * data.ndim or any(pw[:4]):
+        raise ShapeError(f"Pad: pad_width {pw} must have 2·ndim entries, the first four 0")
+    pairs = [(pw[2 * i], pw[2 * i + 1]) for i in range(data.ndim)]
+    if p.mode == "constant":
+        value = np.asarray(p.constant_value).astype(data.dtype)
+        return jnp.pad(data, pairs, mode="constant", constant_values=value)
+    return jnp.pad(data, pairs, mode=p.mode)
+
+
+# -- broadcasting ----------------------------------------------------------------------------
+def _broadcast(data: jax.Array, shape: tuple, what: str) -> jax.Array:
+    for d, s in zip(data.shape, shape):
+        if d != s and d != 1:
+            raise ShapeError(f"{what}: cannot broadcast {data.shape} to {shape}")
+    return jnp.broadcast_to(data, shape)
+
+
+@register("broadcast_to", params=[Param("shape", p_shape, ())])
+def broadcast_to(p: Params, data: jax.Array) -> jax.Array:
+    """Broadcast size-1 axes to ``shape`` (same ndim; a 0 keeps the input's dim)."""
+    if len(p.shape) != data.ndim:
+        raise ShapeError(f"broadcast_to: shape {p.shape} and data {data.shape} differ in ndim")
+    shape = tuple(d if s == 0 else s for d, s in zip(data.shape, p.shape))
+    return _broadcast(data, shape, "broadcast_to")
+
+
+@register("broadcast_axis", aliases=("broadcast_axes",),
+          params=[Param("axis", p_shape, ()), Param("size", p_shape, ())])
+def broadcast_axis(p: Params, data: jax.Array) -> jax.Array:
+    """Broadcast the size-1 axes listed in ``axis`` to the matching ``size``."""
+    if len(p.axis) != len(p.size):
+        raise ShapeError(f"broadcast_axis: axis {p.axis} and size {p.size} differ in length")
+    shape = list(data.shape)
+    for a, s in zip(p.axis, p.size):
+        shape[a % data.ndim] = s
+    return _broadcast(data, tuple(shape), "broadcast_axis")
+
+
+@register("broadcast_like", arguments=("lhs", "rhs"),
+          params=[Param("lhs_axes", p_shape_or_none, None), Param("rhs_axes", p_shape_or_none, None)])
+def broadcast_like(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """lhs broadcast to rhs's shape, or only lhs_axes to the sizes of rhs's rhs_axes."""
+    if p.lhs_axes is None or p.rhs_axes is None or not len(p.lhs_axes):
+        if lhs.ndim != rhs.ndim:
+            raise ShapeError(f"broadcast_like: lhs {lhs.shape} and rhs {rhs.shape} differ in ndim")
+        return _broadcast(lhs, rhs.shape, "broadcast_like")
+    if len(p.lhs_axes) != len(p.rhs_axes):
+        raise ShapeError("broadcast_like: lhs_axes and rhs_axes differ in length")
+    shape = list(lhs.shape)
+    for a, b in zip(p.lhs_axes, p.rhs_axes):
+        shape[a % lhs.ndim] = rhs.shape[b % rhs.ndim]
+    return _broadcast(lhs, tuple(shape), "broadcast_like")
+
+
+# -- squeeze / stack -------------------------------------------------------------------------
+@register("squeeze", params=[Param("axis", p_shape_or_none, None)])
+def squeeze(p: Params, data: jax.Array) -> jax.Array:
+    """Drop size-1 axes (those in ``axis``, or all); a result with no axes has shape (1,)."""
+    if p.axis is None or not len(p.axis):
+        axes = tuple(i for i, d in enumerate(data.shape) if d == 1)
+    else:
+        axes = tuple(sorted({a % data.ndim for a in p.axis}))
+        if any(data.shape[a] != 1 for a in axes):
+            raise ShapeError(f"squeeze: axes {p.axis} of {data.shape} are not all of size 1")
+    out = jnp.squeeze(data, axes)
+    return out.reshape(1) if out.ndim == 0 else out
+
+
+def _stack_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    shape = None
+    for s in ins:
+        shape = merge_shape(shape, s, "stack input")
+    if _has_ndim(shape):
+        axis = p.axis % (len(shape) + 1)
+        outs[0] = merge_shape(outs[0], tuple(shape[:axis]) + (len(ins),) + tuple(shape[axis:]),
+                              "stack output")
+    return ins, outs
+
+
+@register("stack", varargs="num_args", infer_shape=_stack_shape,
+          params=[Param("axis", p_int, 0), Param("num_args", p_int)])
+def stack(p: Params, *data: jax.Array) -> jax.Array:
+    """Join same-shape inputs along a new axis ``axis``."""
+    return jnp.stack(data, axis=p.axis % (data[0].ndim + 1))
+
+
+# -- depth_to_space / space_to_depth ---------------------------------------------------------
+@register("depth_to_space", params=[Param("block_size", p_int)])
+def depth_to_space(p: Params, data: jax.Array) -> jax.Array:
+    """(N, C·b², H, W) -> (N, C, H·b, W·b); channel (i·b + j)·C + c goes to pixel (i, j) of
+    each block."""
+    b = p.block_size
+    n, c, h, w = data.shape
+    if c % (b * b):
+        raise ShapeError(f"depth_to_space: channels {c} not divisible by block_size² {b * b}")
+    x = data.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    return x.reshape(n, c // (b * b), h * b, w * b)
+
+
+@register("space_to_depth", params=[Param("block_size", p_int)])
+def space_to_depth(p: Params, data: jax.Array) -> jax.Array:
+    """(N, C, H·b, W·b) -> (N, C·b², H, W), the inverse of depth_to_space."""
+    b = p.block_size
+    n, c, h, w = data.shape
+    if h % b or w % b:
+        raise ShapeError(f"space_to_depth: spatial {(h, w)} not divisible by block_size {b}")
+    x = data.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
+    return x.reshape(n, c * b * b, h // b, w // b)
+
+
+# -- reshape_like / shape_array / size_array -------------------------------------------------
+def _span(begin: Any, end: Any, ndim: int) -> tuple[int, int]:
+    b = 0 if begin is None else (begin + ndim if begin < 0 else begin)
+    e = ndim if end is None else (end + ndim if end < 0 else end)
+    if not 0 <= b <= e <= ndim:
+        raise ShapeError(f"reshape_like: invalid range [{begin}, {end}) of ndim {ndim}")
+    return b, e
+
+
+@register("reshape_like", arguments=("lhs", "rhs"),
+          params=[Param("lhs_begin", p_int_or_none, None), Param("lhs_end", p_int_or_none, None),
+                  Param("rhs_begin", p_int_or_none, None), Param("rhs_end", p_int_or_none, None)])
+def reshape_like(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """lhs with dims [lhs_begin, lhs_end) replaced by rhs's dims [rhs_begin, rhs_end)."""
+    lb, le = _span(p.lhs_begin, p.lhs_end, lhs.ndim)
+    rb, re = _span(p.rhs_begin, p.rhs_end, rhs.ndim)
+    shape = lhs.shape[:lb] + rhs.shape[rb:re] + lhs.shape[le:]
+    if int(np.prod(shape)) != lhs.size:
+        raise ShapeError(f"Cannot reshape lhs with shape {lhs.shape} to new shape {shape} "
+                         "because they have different size.")
+    return lhs.reshape(shape)
+
+
+def _int64_type(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    return ins, [np.dtype(np.int64)]
+
+
+@register("shape_array", infer_type=_int64_type)
+def shape_array(p: Params, data: jax.Array) -> jax.Array:
+    """The shape as a 1-D integer array (int64 in MXNet; int32 without jax x64)."""
+    return jnp.asarray(np.asarray(data.shape, np.int64))
+
+
+@register("size_array", infer_type=_int64_type)
+def size_array(p: Params, data: jax.Array) -> jax.Array:
+    """The element count as a (1,) integer array."""
+    return jnp.asarray(np.asarray([data.size], np.int64))
+
+
+# -- _split_v2 / khatri_rao ------------------------------------------------------------------
+def _split_outputs(p: Params) -> list[str]:
+    n = p.sections if p.sections > 0 else len(p.indices)
+    return [f"output{i}" for i in range(n)] if n > 1 else ["output"]
+
+
+@register("_split_v2", outputs=_split_outputs,
+          params=[Param("indices", p_shape), Param("axis", p_int, 1),
+                  Param("squeeze_axis", p_bool, False), Param("sections", p_int, 0)])
+def split_v2(p: Params, data: jax.Array) -> tuple:
+    """Split along ``axis`` into ``sections`` equal parts, or at the start ``indices`` (the
+    first is 0); squeeze_axis drops an axis of size 1."""
+    axis = p.axis % data.ndim
+    if p.sections > 0:
+        parts = jnp.split(data, p.sections, axis=axis)
+    else:
+        parts = jnp.split(data, list(p.indices[1:]), axis=axis)
+    if p.squeeze_axis:
+        parts = [jnp.squeeze(x, axis) for x in parts]
+    return tuple(parts)
+
+
+@register("khatri_rao", arguments=("args",), varargs="num_args", params=[Param("num_args", p_int)])
+def khatri_rao(p: Params, *args: jax.Array) -> jax.Array:
+    """Column-wise Kronecker product: (M_i, N) each -> (Π M_i, N)."""
+    out = args[0]
+    for a in args[1:]:
+        out = (out[:, None, :] * a[None, :, :]).reshape(-1, out.shape[1])
+    return out
+
+
+# -- creation ops ----------------------------------------------------------------------------
+def _fill_type(p: Params, ins: list, outs: list) -> tuple[list, list]:
+    return ins, [np.dtype(p.dtype)]
+
+
+_RANGE_PARAMS = [Param("start", p_float), Param("stop", p_float_or_none, None),
+                 Param("step", p_float, 1.0), Param("repeat", p_int, 1),
+                 Param("infer_range", p_bool, False), Param("ctx", p_str, ""),
+                 Param("dtype", p_enum(*_DTYPES), "float32")]
+
+
+def range_values(start: float, stop: Any, step: float, repeat: int, dtype: str) -> np.ndarray:
+    """MXNet's arange: [start, stop) by step (stop None: [0, start)), each value repeated."""
+    if stop is None:
+        start, stop = 0.0, start
+    n = int(np.ceil((stop - start) / step))
+    if n <= 0:
+        raise MXNetError(f"arange: invalid range start={start}, stop={stop}, step={step}")
+    values = start + np.arange(n, dtype=np.float64) * step
+    return np.repeat(values, repeat).astype(dtype)
+
+
+@register("_arange", arguments=(), params=_RANGE_PARAMS, infer_type=_fill_type)
+def arange(p: Params) -> jax.Array:
+    """Evenly spaced values in [start, stop) by ``step``, each repeated ``repeat`` times."""
+    return jnp.asarray(range_values(p.start, p.stop, p.step, p.repeat, p.dtype))
+
+
+@register("_linspace", arguments=(), params=_RANGE_PARAMS, infer_type=_fill_type)
+def linspace(p: Params) -> jax.Array:
+    """``step`` evenly spaced values from start to stop (inclusive unless infer_range... MXNet
+    reuses arange's parameters: ``step`` is the count)."""
+    values = np.linspace(p.start, p.stop if p.stop is not None else p.start, int(p.step))
+    return jnp.asarray(np.repeat(values, p.repeat).astype(p.dtype))
+
+
+@register("_eye", arguments=(), infer_type=_fill_type,
+          params=[Param("N", p_int), Param("M", p_int, 0), Param("k", p_int, 0),
+                  Param("ctx", p_str, ""),
+                  Param("dtype", p_enum(*[d for d in _DTYPES if d != "bfloat16"]), "float32")])
+def eye(p: Params) -> jax.Array:
+    """(N, M or N) with ones on diagonal k."""
+    return jnp.eye(p.N, p.M or p.N, p.k, dtype=p.dtype)
+
+
+# -- slice assignment ------------------------------------------------------------------------
+def _slices(p: Params, shape: tuple) -> tuple:
+    return tuple(slice(b, e, (p.step[i] if len(p.step) and p.step[i] is not None else 1))
+                 for i, (b, e) in enumerate(zip(p.begin, p.end)))
+
+
+_SLICE_PARAMS = [Param("begin", p_index_tuple), Param("end", p_index_tuple),
+                 Param("step", p_index_tuple, ())]
+
+
+@register("_slice_assign", aliases=("_crop_assign",), arguments=("lhs", "rhs"),
+          params=_SLICE_PARAMS)
+def slice_assign(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """lhs with lhs[begin:end:step] = rhs."""
+    return lhs.at[_slices(p, lhs.shape)].set(rhs.astype(lhs.dtype))
+
+
+@register("_slice_assign_scalar", params=[Param("scalar", p_float, 0.0)] + _SLICE_PARAMS)
+def slice_assign_scalar(p: Params, data: jax.Array) -> jax.Array:
+    """data with data[begin:end:step] = scalar."""
+    value = np.asarray(p.scalar).astype(data.dtype)
+    return data.at[_slices(p, data.shape)].set(value)
