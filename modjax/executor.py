@@ -147,7 +147,6 @@ class Executor:
         if self._pending is None:
             raise MXNetError("backward called before forward: call forward(is_train=True) first")
         key, was_train, new_aux, grads = self._pending
-        graph = self._compiled.graph
         diff = self._diff_names
         if grads is None:
             head_grads = self._head_grads(out_grads)

@@ -202,6 +202,21 @@ def test_prefetch_runs_while_the_consumer_works():
         it.next()
 
 
+def test_batches_are_never_overwritten_while_referenced():
+    it = mx.io.ImageRecordIter(**dict(BASE, preprocess_threads=2, prefetch_buffer=2,
+                                      rand_crop=True, rand_mirror=True, seed_aug=0))
+    kept = epoch(it)
+    snapshot = [b.data[0].asnumpy().copy() for b in kept]
+    for _ in range(6):  # buffers of dropped batches are recycled, held ones never
+        for b in it:
+            b.data[0].asnumpy()
+        it.reset()
+    for b, snap in zip(kept, snapshot):
+        np.testing.assert_array_equal(b.data[0].asnumpy(), snap)
+    assert len(it._buffers.entries) <= it._buffers.limit
+    it.close()
+
+
 def test_getters_and_reset_midway():
     it = mx.io.ImageRecordIter(**BASE)
     assert it.iter_next()

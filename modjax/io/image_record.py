@@ -26,6 +26,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as _FutTimeout
@@ -272,11 +273,11 @@ class _BufferPool:
 
     def __init__(self, shape: tuple, dtype: Any, limit: int):
         self.shape, self.dtype, self.limit = shape, dtype, limit
-        self.entries: list[list] = []  # [root buffer, batch view, idle refcount, job]
+        self.entries: list[list] = []  # [root buffer, batch view, idle refcount, weakref(job)]
 
     def get(self) -> list:
         for e in self.entries:
-            job = e[3]
+            job = e[3]() if e[3] is not None else None  # a weak reference: no batch kept alive
             if (job is None or job.remaining <= 0) and sys.getrefcount(e[0]) == e[2]:
                 return e
         view = aligned_zeros(self.shape, self.dtype)
@@ -490,7 +491,7 @@ class ImageRecordIter(DataIter):
         items = list(items)
         nchunks = max(1, min(self._nthreads, len(items)))
         job = _Job(items, pad, data, label, self._planner.serial, nchunks)
-        entry[3] = job
+        entry[3] = weakref.ref(job)
         self._planner.serial += len(items)
         job.planner_state = self._planner.snapshot()
         bounds = np.linspace(0, len(items), nchunks + 1).astype(int)

@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..base import MXNetError, atomic_write
+from ..base import MXNetError
 from ..context import cpu
 from ..symbol.naming import NameManager
-from .base_module import BaseModule, _as_list, _check_names
+from .base_module import BaseModule, _check_names
 from .module import Module
 
 __all__ = ["BucketingModule"]

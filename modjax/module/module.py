@@ -15,22 +15,23 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from ..base import MXNetError, ShapeError, normalize_dtype
+from ..base import MXNetError, ShapeError
 from ..context import Context, cpu
 from ..ndarray.ndarray import NDArray
 from ..random import next_key
 from ..symbol.lower import LoweredGraph
 from .base_module import BaseModule, ModuleStateError, _as_list, _check_names
 from .compiled import ExecutableCache, StepFunctions
+from .binding import BindingMixin
+from .checkpointing import CheckpointMixin
 from .placement import Placement
 from .state import ParamState, parse_descs
 
 __all__ = ["Module"]
 
 
-class Module(BaseModule):
+class Module(BindingMixin, CheckpointMixin, BaseModule):
     """MXNet's Module over a JAX-lowered symbol (see the module docstring)."""
 
     def __init__(self, symbol: Any, data_names: Sequence[str] | None = ("data",),
@@ -83,19 +84,6 @@ class Module(BaseModule):
         self._monitor: Any = None
         self._preload_opt_states: str | None = None
         self._loaded_params: tuple[dict, dict] | None = None
-
-    def _check_loss_labels(self, inputs: set) -> None:
-        """A loss head's label that is not declared an input would be trained as a parameter."""
-        for node in self._symbol._nodes():
-            if node.op is None or not node.op.loss or "label" not in node.arg_names():
-                continue
-            src = node.inputs[node.arg_names().index("label")][0]
-            if src.is_variable and src.name not in inputs:
-                raise MXNetError(f"Module: '{src.name}' is the label of loss head '{node.name}' "
-                                 f"({node.op.name}) but is not in label_names {self._label_names} "
-                                 f"nor data_names {self._data_names}; pass "
-                                 f"label_names=['{src.name}'] (or label_names=None only for a "
-                                 "symbol without labels)")
 
     # -- names and shapes ----------------------------------------------------------------------
     @property
@@ -181,77 +169,6 @@ class Module(BaseModule):
         else:
             self._state.check_compatible(self._param_shapes, self._aux_shapes, "bind")
         self.binded = True
-
-    def _resolve_grad_req(self, grad_req: Any) -> dict[str, str]:
-        arguments = self._symbol.list_arguments()
-        defaults = {}
-        for name in arguments:
-            if not self.for_training:
-                defaults[name] = "null"
-            elif name in self._param_names:
-                defaults[name] = "null" if name in self._fixed_param_names else \
-                    (grad_req if isinstance(grad_req, str) else "write")
-            elif name in self._data_names:
-                defaults[name] = (grad_req if isinstance(grad_req, str) else "write") \
-                    if self.inputs_need_grad else "null"
-            else:
-                defaults[name] = "null"
-        if isinstance(grad_req, (list, tuple)) and self.for_training:
-            if len(grad_req) != len(arguments):
-                raise MXNetError(f"bind: grad_req list has {len(grad_req)} entries for arguments "
-                                 f"{arguments}")
-            defaults = dict(zip(arguments, grad_req))
-        elif isinstance(grad_req, dict) and self.for_training:
-            defaults.update(grad_req)
-        for name, req in defaults.items():
-            if req not in ("write", "add", "null", "inplace"):
-                raise MXNetError(f"bind: grad_req for '{name}' must be write, add or null, got {req!r}")
-        return {n: ("write" if r == "inplace" else r) for n, r in defaults.items()}
-
-    def _set_shapes(self, data_descs: list, label_descs: list | None) -> None:
-        """Infer every shape from input descriptors; clear error naming the input if they misfit."""
-        shapes = {d.name: tuple(d.shape) for d in data_descs}
-        types = {d.name: normalize_dtype(d.dtype) for d in data_descs}
-        for d in label_descs or []:
-            if d.name in self._symbol.list_arguments():
-                shapes[d.name] = tuple(d.shape)
-                types[d.name] = normalize_dtype(d.dtype)
-        try:
-            arg_shapes, out_shapes, aux_shapes = self._symbol.infer_shape(**shapes)
-        except ShapeError as err:
-            raise ShapeError(f"Module: the input shapes {shapes} do not fit the symbol: {err}") from None
-        if arg_shapes is None:
-            partial = self._symbol.infer_shape_partial(**shapes)[0]
-            unknown = [n for n, s in zip(self._symbol.list_arguments(), partial) if not s or 0 in s]
-            raise ShapeError(f"Module: cannot infer the shapes of {unknown} from input shapes "
-                             f"{shapes}")
-        arg_types, _, aux_types = self._symbol.infer_type(**types)
-        arguments = self._symbol.list_arguments()
-        if arg_types is None:
-            arg_types = [types.get(n, np.float32) for n in arguments]
-            aux_types = [np.float32] * len(self._aux_names)
-        by_name = dict(zip(arguments, arg_shapes))
-        type_by_name = dict(zip(arguments, arg_types))
-        self._param_shapes = {n: by_name[n] for n in self._param_names}
-        self._param_types = {n: np.dtype(type_by_name[n]) for n in self._param_names}
-        self._aux_shapes = dict(zip(self._aux_names, aux_shapes))
-        self._aux_types = {n: np.dtype(t) for n, t in zip(self._aux_names, aux_types)}
-        self._input_shapes = {n: by_name[n] for n in arguments if n not in self._param_shapes}
-        self._input_types = {n: np.dtype(type_by_name[n]) for n in self._input_shapes}
-        self._out_shapes = out_shapes
-        self._data_shapes, self._label_shapes = data_descs, label_descs
-        self._inputs_key = tuple(sorted((n, tuple(s), str(self._input_types[n]))
-                                        for n, s in self._input_shapes.items()))
-        batch = data_descs[0].shape[_batch_axis(data_descs[0])] if data_descs else 0
-        self._batch_axes = {d.name: _batch_axis(d) for d in data_descs + (label_descs or [])}
-        for name, shape in self._input_shapes.items():
-            if name not in self._batch_axes:  # states, and labels bound without descriptors
-                self._batch_axes[name] = 0 if shape and shape[0] == batch else -1
-            self._placement.check_batch(name, shape, self._batch_axes[name])
-            cur = self._inputs.get(name)
-            if cur is None or tuple(cur.shape) != tuple(shape):
-                self._inputs[name] = self._placement.put_batch(
-                    jnp.zeros(shape, self._input_types[name]), self._batch_axes[name])
 
     def reshape(self, data_shapes: Any, label_shapes: Any = None) -> None:
         """New input shapes (a new batch size, say): parameters stay, executables are cached."""
@@ -650,45 +567,7 @@ class Module(BaseModule):
         self._monitor = MonitorAdapter(self, mon)
         mon.install(self._monitor)
 
-    def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False,
-                        remove_amp_cast: bool = True) -> None:
-        """``prefix-symbol.json``, ``prefix-%04d.params`` and optionally ``prefix-%04d.states``."""
-        self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
-        param_name = "%s-%04d.params" % (prefix, epoch)
-        self.save_params(param_name)
-        logging.info('Saved checkpoint to "%s"', param_name)
-        if save_optimizer_states:
-            state_name = "%s-%04d.states" % (prefix, epoch)
-            self.save_optimizer_states(state_name)
-            logging.info('Saved optimizer state to "%s"', state_name)
-
-    @staticmethod
-    def load(prefix: str, epoch: int, load_optimizer_states: bool = False, **kwargs: Any) -> "Module":
-        """A Module (unbound) with the symbol and parameters of a checkpoint."""
-        from ..model import load_checkpoint
-        sym, args, auxs = load_checkpoint(prefix, epoch)
-        mod = Module(symbol=sym, **kwargs)
-        mod._loaded_params = (args, auxs)
-        mod.params_initialized = True
-        if load_optimizer_states:
-            mod._preload_opt_states = "%s-%04d.states" % (prefix, epoch)
-        return mod
-
-    def save_optimizer_states(self, fname: str) -> None:
-        self._require(optimizer=True, what="save_optimizer_states")
-        self._state.save_optimizer_states(fname)
-
-    def load_optimizer_states(self, fname: str, allow_pickle: bool = False) -> None:
-        self._require(optimizer=True, what="load_optimizer_states")
-        self._state.load_optimizer_states(fname, allow_pickle=allow_pickle)
-
     def prepare(self, data_batch: Any, sparse_row_id_fn: Any = None) -> None:
         if sparse_row_id_fn is not None:
             self.logger.warning("sparse_row_id_fn is ignored: modjax parameters are dense")
 
-
-def _batch_axis(desc: Any) -> int:
-    """The batch axis of an input: the position of ``N`` in its DataDesc layout (0 by default)."""
-    layout = getattr(desc, "layout", None) or "NCHW"
-    axis = layout.find("N")
-    return axis if axis < len(desc.shape) else 0

@@ -5,7 +5,6 @@ there is exactly one copy of the weights and one optimizer state however many ex
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import jax

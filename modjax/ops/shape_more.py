@@ -15,9 +15,9 @@ import numpy as np
 
 from ..base import MXNetError, ShapeError
 from .indexing import p_index_tuple
-from .params import (Param, Params, p_bool, p_dtype, p_enum, p_float, p_float_or_none, p_int,
+from .params import (Param, Params, p_bool, p_enum, p_float, p_float_or_none, p_int,
                      p_int_or_none, p_shape, p_shape_or_none, p_str)
-from .registry import OpCtx, merge_shape, register
+from .registry import merge_shape, register
 
 _DTYPES = ("bfloat16", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
 
@@ -244,14 +244,17 @@ _RANGE_PARAMS = [Param("start", p_float), Param("stop", p_float_or_none, None),
 
 
 def range_values(start: float, stop: Any, step: float, repeat: int, dtype: str) -> np.ndarray:
-    """MXNet's arange: [start, stop) by step (stop None: [0, start)), each value repeated."""
+    """MXNet's arange: [start, stop) by step (stop None: [0, start)), each value repeated;
+    float values are computed in the output dtype (0.3·3 = 0.90000004 in float32)."""
     if stop is None:
         start, stop = 0.0, start
     n = int(np.ceil((stop - start) / step))
     if n <= 0:
         raise MXNetError(f"arange: invalid range start={start}, stop={stop}, step={step}")
-    values = start + np.arange(n, dtype=np.float64) * step
-    return np.repeat(values, repeat).astype(dtype)
+    out = jnp.dtype(dtype)
+    work = out if out in (np.float16, np.float32, np.float64) else np.dtype(np.float64)
+    values = work.type(start) + np.arange(n).astype(work) * work.type(step)
+    return np.repeat(values, repeat).astype(out)
 
 
 @register("_arange", arguments=(), params=_RANGE_PARAMS, infer_type=_fill_type)
@@ -260,12 +263,14 @@ def arange(p: Params) -> jax.Array:
     return jnp.asarray(range_values(p.start, p.stop, p.step, p.repeat, p.dtype))
 
 
-@register("_linspace", arguments=(), params=_RANGE_PARAMS, infer_type=_fill_type)
+@register("_linspace", arguments=(), infer_type=_fill_type,
+          params=[Param("start", p_float), Param("stop", p_float), Param("num", p_int),
+                  Param("endpoint", p_bool, True), Param("ctx", p_str, ""),
+                  Param("dtype", p_enum(*_DTYPES), "float32")])
 def linspace(p: Params) -> jax.Array:
-    """``step`` evenly spaced values from start to stop (inclusive unless infer_range... MXNet
-    reuses arange's parameters: ``step`` is the count)."""
-    values = np.linspace(p.start, p.stop if p.stop is not None else p.start, int(p.step))
-    return jnp.asarray(np.repeat(values, p.repeat).astype(p.dtype))
+    """``num`` evenly spaced values from start to stop (included if endpoint)."""
+    values = np.linspace(p.start, p.stop, p.num, endpoint=p.endpoint)
+    return jnp.asarray(values.astype(jnp.dtype(p.dtype)))
 
 
 @register("_eye", arguments=(), infer_type=_fill_type,
