@@ -43,7 +43,8 @@ def make_image_folder(root: str, per_class: int, size: int = 32, seed: int = 0) 
             else:
                 step = rng.randint(4, 7)
                 for k in range(0, size, step):
-                    box = [0, k, size, k + step // 2] if name == "hstripes" else [k, 0, k + step // 2, size]
+                    half = k + step // 2
+                    box = [0, k, size, half] if name == "hstripes" else [k, 0, half, size]
                     draw.rectangle(box, fill=fg)
             arr = np.asarray(img).astype(np.float32) + rng.normal(0, 12, (size, size, 3))
             Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(

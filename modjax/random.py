@@ -10,7 +10,9 @@ from typing import Any
 
 import jax
 
-__all__ = ["seed", "next_key", "current_seed", "host_rng"]
+__all__ = ["seed", "next_key", "current_seed", "host_rng", "uniform", "normal", "randn", "gamma",
+           "exponential", "poisson", "negative_binomial", "generalized_negative_binomial",
+           "randint", "multinomial", "shuffle"]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"seed": 0, "key": None}
@@ -58,3 +60,26 @@ def host_rng() -> "np.random.Generator":
                                                                0x1A6E]))
             _state["host_rng"] = gen
         return gen
+
+
+# -- MXNet's mx.random samplers: the mx.nd.random front ends (eager, from the global key) --------
+def _sampler(name: str) -> Any:
+    def fn(*args: Any, **kwargs: Any) -> Any:
+        from . import ndarray
+        return getattr(ndarray.random, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"``mx.nd.random.{name}``: draws eagerly from the global key (see ``seed``)."
+    return fn
+
+
+uniform = _sampler("uniform")
+normal = _sampler("normal")
+randn = _sampler("randn")
+gamma = _sampler("gamma")
+exponential = _sampler("exponential")
+poisson = _sampler("poisson")
+negative_binomial = _sampler("negative_binomial")
+generalized_negative_binomial = _sampler("generalized_negative_binomial")
+randint = _sampler("randint")
+multinomial = _sampler("multinomial")
+shuffle = _sampler("shuffle")

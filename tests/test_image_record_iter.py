@@ -58,8 +58,9 @@ CONFIGS = ["plain", "norm", "resize", "uint8", "int8", "gray", "noround", "multi
 def test_matches_mxnet(name, gold, meta):
     info = meta["irec"][name]
     it = mx.io.ImageRecordIter(**dict(BASE, **_kwargs(info["kwargs"])))
-    assert [list(it.provide_data[0].shape), np.dtype(it.provide_data[0].dtype).name] == info["provide_data"]
-    assert [list(it.provide_label[0].shape), np.dtype(it.provide_label[0].dtype).name] == info["provide_label"]
+    for desc, expected in ((it.provide_data[0], info["provide_data"]),
+                           (it.provide_label[0], info["provide_label"])):
+        assert [list(desc.shape), np.dtype(desc.dtype).name] == expected
     tol = 0.5 / 50 + 1e-6 if name == "norm" else 1  # one bilinear rounding step
     for e in range(2):
         got = epoch(it)
@@ -288,6 +289,20 @@ def test_truncated_corrupt_rec_and_bad_idx(tmp_path):
         mx.io.ImageRecordIter(**dict(BASE, path_imgrec=rec, path_imgidx=idx))
     with pytest.raises(MXNetError, match="No such file"):
         mx.io.ImageRecordIter(**dict(BASE, path_imgrec=str(tmp_path / "none.rec")))
+
+
+def test_four_channel_images(tmp_path):
+    with open(os.path.join(D, "img5.png"), "rb") as f:
+        rgba = f.read()
+    rec, _ = _write(tmp_path / "rgba", [rgba] * 3)
+    it = mx.io.ImageRecordUInt8Iter(**dict(BASE, path_imgrec=rec, data_shape=(4, 20, 20)))
+    data = it.next().data[0].asnumpy()
+    full = mx.image.imdecode(rgba, flag=-1).asnumpy()
+    assert full.shape == (24, 24, 4)
+    np.testing.assert_array_equal(data[0], full[2:22, 2:22].transpose(2, 0, 1))
+    it = mx.io.ImageRecordIter(**dict(BASE, data_shape=(4, 20, 20)))
+    with pytest.raises(MXNetError, match="Expected 4 channels, got 3"):
+        _run_with_timeout(it.next)
 
 
 def test_label_width_and_small_dataset_errors(tmp_path):

@@ -111,3 +111,29 @@ def test_set_learning_rate_takes_effect():
         mod.update()
         results.append(np.abs(mod.get_params()[0]["fc1_weight"].asnumpy() - before).max())
     assert results[0] > 1e-4 and results[1] == 0.0
+
+
+def test_user_optimizer_with_classic_update():
+    """An MXNet-style optimizer subclass (create_state/update on NDArrays) trains a Module."""
+    @mx.optimizer.register
+    class HalfSGD(mx.optimizer.Optimizer):
+        def create_state(self, index, weight):
+            return None
+
+        def update(self, index, weight, grad, state):
+            lr = self._get_lr(index)
+            weight[:] = weight - 0.5 * lr * (grad * self.rescale_grad)
+
+    x, y = data()
+    b = mx.io.DataBatch([mx.nd.array(x[:8])], [mx.nd.array(y[:8])])
+    results = []
+    for opt, lr in (("halfsgd", 0.2), ("sgd", 0.1)):
+        mod = mx.mod.Module(mlp())
+        mod.bind([("data", (8, 6))], [("softmax_label", (8,))])
+        mod.init_params(arg_params=fresh_params())
+        mod.init_optimizer(optimizer=opt, optimizer_params={"learning_rate": lr})
+        for _ in range(3):
+            mod.forward_backward(b)
+            mod.update()
+        results.append(mod.get_params()[0]["fc1_weight"].asnumpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-7)

@@ -1,4 +1,4 @@
-"""``mx.io.ImageRecordIter`` and ``ImageRecordUInt8Iter``: threaded decode/augment of ``.rec`` files.
+"""``mx.io.ImageRecordIter`` / ``ImageRecordUInt8Iter``: threaded decode and augment of ``.rec``.
 
 MXNet 1.9.1's semantics: the same arguments and defaults; record order, partitioning and
 shuffling as dmlc's splitters (``num_parts`` split by bytes, or by record count with
@@ -146,6 +146,13 @@ class _Worker:
         self.aug_seed = aug_seed
         self.needs_rng = (aug.random or norm["rand_mirror"] or norm["max_random_contrast"] != 0
                           or norm["max_random_illumination"] != 0)
+        # constant parts of the normalisation, (C, 1, 1) or (C, H, W); None when a no-op
+        if norm["mean_img"] is not None:
+            self._mean = norm["mean_img"]
+        else:
+            self._mean = norm["mean"][:, None, None] if norm["mean"].any() else None
+        mult = (np.float32(norm["scale"]) / norm["std"]).astype(np.float32)
+        self._mult = mult[:, None, None] if (mult != 1).any() else None
 
     def run_chunk(self, job: _Job, lo: int, hi: int) -> None:
         try:
@@ -221,6 +228,7 @@ class _Worker:
         return np.float32(header.label)
 
     def _write(self, out: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
+        """Mirror, HWC -> CHW and normalise ``img`` into the batch slot ``out``."""
         nm = self.norm
         mirrored = (nm["rand_mirror"] and rng.random() < 0.5) or nm["mirror"]
         chw = np.ascontiguousarray(np.transpose(img[:, ::-1] if mirrored else img, (2, 0, 1)))
@@ -234,24 +242,24 @@ class _Worker:
             mean = nm["mean_img_int"] if nm["mean_img_int"] is not None else nm["mean_int"]
             np.clip(chw.astype(np.int16) - mean, -128, 127, out=out, casting="unsafe")
             return
+        # MXNet: (pixel - mean) * (contrast * scale / std) + illumination * scale / std
         mc, mi = nm["max_random_contrast"], nm["max_random_illumination"]
-        scale = np.float32(nm["scale"])
         if mc or mi:
+            scale = np.float32(nm["scale"])
             contrast = np.float32((rng.random() * mc * 2 - mc + 1)) * scale
             illum = np.float32(rng.random() * mi * 2 - mi) * scale
+            mult = (contrast / nm["std"]).astype(np.float32)[:, None, None]
+            bias = (illum / nm["std"]).astype(np.float32)[:, None, None]
         else:
-            contrast, illum = scale, np.float32(0.0)
-        mult = (contrast / nm["std"]).astype(np.float32)
-        bias = (illum / nm["std"]).astype(np.float32)
-        mean = nm["mean_img"] if nm["mean_img"] is not None else nm["mean"][:, None, None]
-        if nm["mean_img"] is not None or nm["mean"].any():
-            np.subtract(chw, mean, out=out)
+            mult, bias = self._mult, None
+        if self._mean is not None:
+            np.subtract(chw, self._mean, out=out)
         else:
             out[...] = chw
-        if (mult != 1).any():
-            np.multiply(out, mult[:, None, None], out=out)
-        if bias.any():
-            np.add(out, bias[:, None, None], out=out)
+        if mult is not None:
+            np.multiply(out, mult, out=out)
+        if bias is not None and bias.any():
+            np.add(out, bias, out=out)
 
 
 def aligned_zeros(shape: tuple, dtype: Any, align: int = 64) -> np.ndarray:
@@ -526,6 +534,7 @@ class ImageRecordIter(DataIter):
             self._fill()
 
     def next(self) -> DataBatch:
+        """The next batch (prepared ahead by the workers); StopIteration at the end."""
         with self._lock:
             self._check_open()
             self._fill()
@@ -545,6 +554,7 @@ class ImageRecordIter(DataIter):
             return batch
 
     def iter_next(self) -> bool:
+        """Move to the next batch (read it with ``getdata()`` etc.); whether there was one."""
         try:
             self.next()
         except StopIteration:
@@ -557,15 +567,19 @@ class ImageRecordIter(DataIter):
         return self._cur
 
     def getdata(self) -> Any:
+        """The current batch's data list."""
         return self._current().data
 
     def getlabel(self) -> Any:
+        """The current batch's label list."""
         return self._current().label
 
     def getpad(self) -> int:
+        """How many examples at the end of the current batch are filler."""
         return self._current().pad
 
     def getindex(self) -> np.ndarray:
+        """The record ids of the current batch."""
         return self._current().index
 
     def _check_open(self) -> None:

@@ -12,8 +12,6 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import optax
-
 from ..symbol.lower import LoweredGraph
 
 __all__ = ["ExecutableCache", "StepFunctions"]
@@ -88,17 +86,17 @@ class StepFunctions:
         return outs, new_aux, grads
 
     @staticmethod
-    def apply_update(tx: optax.GradientTransformation, params: dict, opt_state: Any, grads: dict):
-        """-> (new params, new optimizer state) for the parameters in ``grads``."""
+    def apply_update(step: Callable, params: dict, opt_state: Any, grads: dict):
+        """-> (new params, new optimizer state) for the parameters in ``grads``; ``step`` is an
+        optimizer's pure update ``(params, grads, state) -> (new params, state)``."""
         sub = {n: params[n] for n in grads}
-        updates, opt_state = tx.update(grads, opt_state, sub)
-        new = optax.apply_updates(sub, updates)
+        new, opt_state = step(sub, grads, opt_state)
         return {**params, **{n: new[n].astype(params[n].dtype) for n in new}}, opt_state
 
-    def train_step(self, tx: optax.GradientTransformation, params: dict, aux: dict, opt_state: Any,
+    def train_step(self, step: Callable, params: dict, aux: dict, opt_state: Any,
                    inputs: dict, key: Any, trainable: tuple[str, ...]):
         """One fused step: forward, backward and update. -> (params, aux, opt_state, outputs)."""
         params = self.graph.apply_rewrites(params)
         outs, new_aux, grads = self.forward_backward(params, aux, inputs, key, None, trainable)
-        params, opt_state = self.apply_update(tx, params, opt_state, grads)
+        params, opt_state = self.apply_update(step, params, opt_state, grads)
         return params, new_aux, opt_state, outs

@@ -382,10 +382,10 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
     def _train_step_exe(self, args: tuple) -> Any:
         state, trainable = self._state, self._trainable
         exe_key = ("train_step", self._inputs_key, state.layout_key, trainable, state.tx_version)
-        tx = state.tx
+        step = state.tx.step
         return self._execs.get(
             exe_key, lambda: jax.jit(lambda p, a, o, i, k, trainable: self._fns.train_step(
-                tx, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
+                step, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
             args + (trainable,))
 
     def precompile(self) -> int:

@@ -5,7 +5,7 @@ there is exactly one copy of the weights and one optimizer state however many ex
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,25 @@ def parse_descs(shapes: Any, what: str) -> list:
         else:
             raise MXNetError(f"{what}: expected DataDesc or (name, shape) entries, got {item!r}")
     return out
+
+
+class _PureUpdate(NamedTuple):
+    """An optimizer's pure face: ``init(params)`` and ``step(params, grads, state)``."""
+
+    init: Any
+    step: Any
+
+
+def _has_pure_rule(optimizer: Any) -> bool:
+    """Whether the optimizer's math is a pure ``_rule`` (every built-in one), rather than a
+    classic ``update()`` overridden below it (a user's MXNet-style subclass)."""
+    from ..optimizer import Optimizer
+    mro = type(optimizer).__mro__
+
+    def owner(name: str) -> int:
+        return next(i for i, c in enumerate(mro) if name in c.__dict__)
+    return type(optimizer)._rule is not Optimizer._rule and \
+        owner("_rule") <= min(owner("update"), owner("update_multi_precision"))
 
 
 def _host_copy(x: jax.Array) -> NDArray:
@@ -118,14 +137,11 @@ class ParamState:
         self.param_names = list(param_names)
         self.tx = None
         self.updater = None
-        try:
-            self.tx = optimizer.as_optax(list(trainable))
-        except NotImplementedError:
-            self.tx = None
-        if self.tx is not None:
+        if _has_pure_rule(optimizer):
+            self.tx = _PureUpdate(*optimizer.as_pure_update(list(trainable)))
             self.opt_state = self.tx.init({n: self.params[n] for n in trainable})
             self._lr_pushed = getattr(optimizer, "lr", None)
-        else:
+        else:  # a user optimizer written against MXNet's classic update(): run it per parameter
             from ..optimizer import get_updater
             self.updater = get_updater(optimizer)
         self.tx_version += 1
@@ -145,7 +161,7 @@ class ParamState:
             tx = self.tx
             args = (self.params, self.opt_state, grads)
             key = ("update", tuple(sorted(grads)), self.layout_key, self.tx_version)
-            exe = execs.get(key, lambda: jax.jit(lambda p, o, g: fns.apply_update(tx, p, o, g),
+            exe = execs.get(key, lambda: jax.jit(lambda p, o, g: fns.apply_update(tx.step, p, o, g),
                                                  donate_argnums=(0, 1)), args)
             self.params, self.opt_state = exe(*args)
             return

@@ -69,6 +69,17 @@ def ndarray_function(op_name: str, py_name: str) -> Callable[..., Any]:
 
 
 def install(namespace: dict[str, Any]) -> None:
+    """A function for every registered operator the namespace lacks, and the namespaces
+    ``random`` (MXNet's sampler front ends), ``_internal`` and ``op`` (every operator)."""
+    import types
+
+    from ..ops.random_ops import frontend
     for name in all_ops():
         if name not in namespace:
             namespace[name] = ndarray_function(name, name)
+    every = {name: ndarray_function(name, name) for name in all_ops()}
+    namespace.setdefault("_internal", types.SimpleNamespace(**every))
+    namespace.setdefault("op", types.SimpleNamespace(**every))
+    namespace.setdefault("random", frontend(
+        lambda op, hint, ins, kw: invoke(op, tuple(ins), kw), lambda a: isinstance(a, NDArray),
+        eager=True))

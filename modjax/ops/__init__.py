@@ -8,3 +8,4 @@ from .registry import OpDef, OpCtx, get_op, find_op, all_ops, register  # noqa: 
 from . import rnn  # noqa: F401,E402  (the fused RNN operator)
 from . import nn_more  # noqa: F401,E402  (Deconvolution, LeakyReLU, the norms, UpSampling, ...)
 from . import nn_vision  # noqa: F401,E402  (GridGenerator, BilinearSampler, ROIPooling, Correlation, ...)
+from . import indexing, math_ops, shape_more, random_ops  # noqa: F401,E402  (issue 3, part A)

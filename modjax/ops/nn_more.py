@@ -139,10 +139,11 @@ def _gamma_shape(gamma: tuple, data: tuple) -> tuple:
     return tuple(out)
 
 
-def _xelu_by_output(slope: Any):
-    """x > 0 ? x : slope·x whose gradient is (y > 0 ? 1 : slope), from the output."""
+def _xelu(slope: Any):
+    """x > 0 ? x : slope·x whose gradient is (x > 0 ? 1 : slope) (so slope at 0, and for a
+    negative slope also where the output is positive)."""
     return custom_unary(lambda x: jnp.where(x > 0, x, x * slope).astype(x.dtype),
-                        lambda x, y, g: g * jnp.where(y > 0, 1, slope).astype(g.dtype))
+                        lambda x, y, g: g * jnp.where(x > 0, 1, slope).astype(g.dtype))
 
 
 def _elu(slope: Any):
@@ -183,7 +184,7 @@ def leaky_relu(p: Params, data: jax.Array, gamma: jax.Array | None = None, *, ct
     act = p.act_type
     slope = np.float32(p.slope)
     if act == "leaky":
-        return _xelu_by_output(slope)(data)
+        return _xelu(slope)(data)
     if act == "prelu":
         g = gamma.reshape(_gamma_shape(tuple(gamma.shape), tuple(data.shape)))
         return jnp.where(data > 0, data, data * g.astype(data.dtype))
@@ -199,7 +200,7 @@ def leaky_relu(p: Params, data: jax.Array, gamma: jax.Array | None = None, *, ct
         mask = (u * (hi - lo) + lo).astype(data.dtype)
         return _rrelu_train(data, mask), jax.lax.stop_gradient(mask)
     # inference: the mean slope; MXNet leaves the mask output unwritten (zeros)
-    return _xelu_by_output((lo + hi) / np.float32(2))(data), jnp.zeros_like(data)
+    return _xelu((lo + hi) / np.float32(2))(data), jnp.zeros_like(data)
 
 
 # -- InstanceNorm, LayerNorm, GroupNorm --------------------------------------------------------

@@ -326,7 +326,11 @@ class Optimizer:
             self._update_one(index, weight, grad, state, multi_precision=False)
 
     def update_multi_precision(self, index: Any, weight: Any, grad: Any, state: Any) -> None:
-        """``update`` through the float32 master copy for float16 weights."""
+        """``update`` through the float32 master copy for float16 weights; a subclass that
+        only overrides the classic ``update`` gets that (as in MXNet)."""
+        if type(self).update is not Optimizer.update and type(self)._rule is Optimizer._rule:
+            self.update(index, weight, grad, state)
+            return
         if isinstance(index, (list, tuple)):
             for i, w, g, s in zip(index, weight, grad, state):
                 self._update_one(i, w, g, s, multi_precision=True)

@@ -25,10 +25,29 @@ def symbol_function(op_name: str, py_name: str) -> Callable[..., Symbol]:
 
 
 def install(namespace: dict[str, Any]) -> None:
-    """Add the Python-level helpers (``zeros``, ``maximum``, ...) and a builder for every
-    registered operator name that the namespace lacks."""
+    """Add the Python-level helpers (``zeros``, ``maximum``, ``arange``, ...), a builder for every
+    registered operator name that the namespace lacks, and the namespaces ``random`` (MXNet's
+    sampler front ends), ``_internal`` and ``op`` (every operator, as in MXNet)."""
+    import types
+
+    from ..ops.random_ops import frontend
     from .sym_functions import install as install_helpers
     install_helpers(namespace)
+
+    def arange(start: Any, stop: Any = None, step: float = 1.0, repeat: int = 1,
+               infer_range: bool = False, name: str | None = None, dtype: Any = None) -> Symbol:
+        """An ``_arange`` node: [start, stop) by step, each value ``repeat`` times."""
+        return make_op("_arange", "_arange", [], dict(
+            start=start, stop=stop, step=step, repeat=repeat, infer_range=infer_range,
+            name=name, dtype=dtype or "float32"))
+
+    namespace.setdefault("arange", arange)
     for name in all_ops():
         if name not in namespace:
             namespace[name] = symbol_function(name, name)
+    every = {name: symbol_function(name, name) for name in all_ops()}
+    namespace.setdefault("_internal", types.SimpleNamespace(**every))
+    namespace.setdefault("op", types.SimpleNamespace(**every))
+    namespace.setdefault("random", frontend(
+        lambda op, hint, ins, kw: make_op(op, hint, ins, kw), lambda a: isinstance(a, Symbol),
+        eager=False))

@@ -41,7 +41,8 @@ def smooth(h, w, seed):
     rng = np.random.RandomState(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     a, b, c = rng.uniform(0, 6.28, 3)
-    img = np.stack([np.sin(xx / w * 3 + a), np.cos(yy / h * 4 + b), np.sin((xx + yy) / (h + w) * 5 + c)], -1)
+    img = np.stack([np.sin(xx / w * 3 + a), np.cos(yy / h * 4 + b),
+                    np.sin((xx + yy) / (h + w) * 5 + c)], -1)
     img = (img * 0.5 + 0.5) * 220 + rng.normal(0, 3, (h, w, 3))
     return img.clip(0, 255).astype(np.uint8)
 
@@ -115,11 +116,13 @@ def main():
     img3 = mx.image.imdecode(images["img3.jpg"])
     for interp in range(5):
         for w_, h_ in [(40, 30), (20, 15), (32, 20)]:
-            arrays[f"imresize/{interp}/{w_}x{h_}"] = mx.image.imresize(img0, w_, h_, interp=interp).asnumpy()
+            arrays[f"imresize/{interp}/{w_}x{h_}"] = mx.image.imresize(img0, w_, h_,
+                                                                       interp=interp).asnumpy()
     for interp in (1, 2, 3):
         arrays[f"resize_short/{interp}"] = mx.image.resize_short(img3, 20, interp).asnumpy()
     arrays["fixed_crop/plain"] = mx.image.fixed_crop(img0, 2, 3, 10, 12).asnumpy()
-    arrays["fixed_crop/size"] = mx.image.fixed_crop(img0, 2, 3, 10, 12, size=(16, 16), interp=1).asnumpy()
+    arrays["fixed_crop/size"] = mx.image.fixed_crop(img0, 2, 3, 10, 12, size=(16, 16),
+                                                    interp=1).asnumpy()
     out, rect = mx.image.center_crop(img0, (20, 16))
     arrays["center_crop/small"] = out.asnumpy()
     meta["center_crop/small"] = list(rect)
@@ -174,7 +177,8 @@ def main():
     configs = {
         "plain": {}, "norm": dict(mean_r=120, mean_g=110, mean_b=100, std_r=50, std_g=60,
                                   std_b=70, scale=0.5, mirror=True),
-        "resize": dict(resize=22), "uint8": dict(dtype="uint8"), "int8": dict(dtype="int8", mean_r=128, mean_g=100, mean_b=90),
+        "resize": dict(resize=22), "uint8": dict(dtype="uint8"),
+        "int8": dict(dtype="int8", mean_r=128, mean_g=100, mean_b=90),
         "gray": dict(data_shape=(1, 20, 20)), "noround": dict(round_batch=False),
         "multi": dict(path_imgrec=os.path.join(OUT, "img_multi.rec"), label_width=3),
         "imglist": dict(path_imglist=os.path.join(OUT, "img_labels.lst"), label_width=2),
@@ -184,8 +188,9 @@ def main():
     for name, kw in configs.items():
         args = dict(base, **kw)
         it = mx.io.ImageRecordIter(**args)
-        info = {"provide_data": [list(it.provide_data[0].shape), np.dtype(it.provide_data[0].dtype).name],
-                "provide_label": [list(it.provide_label[0].shape), np.dtype(it.provide_label[0].dtype).name],
+        pd, pl = it.provide_data[0], it.provide_label[0]
+        info = {"provide_data": [list(pd.shape), np.dtype(pd.dtype).name],
+                "provide_label": [list(pl.shape), np.dtype(pl.dtype).name],
                 "kwargs": {k: (os.path.basename(v) if isinstance(v, str) and os.sep in v else v)
                            for k, v in kw.items()}, "epochs": []}
         for e, ep in enumerate(batches(it)):
@@ -229,7 +234,8 @@ def main():
     meta["iiter"] = {}
     for name, kw in iconf.items():
         it = mx.image.ImageIter(**dict(ibase, **kw))
-        info = {"provide_data": list(it.provide_data[0][1]), "provide_label": list(it.provide_label[0][1]),
+        info = {"provide_data": list(it.provide_data[0][1]),
+                "provide_label": list(it.provide_label[0][1]),
                 "epochs": []}
         for e, ep in enumerate(batches(it, 3)):
             info["epochs"].append([[b[1].tolist(), b[2]] for b in ep])

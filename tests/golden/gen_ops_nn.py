@@ -1,0 +1,344 @@
+"""Generate the goldens of the second operator batch with real MXNet 1.9.1: Deconvolution,
+LeakyReLU, the norms, L2Normalization, UpSampling, SoftmaxActivation, the spatial ops, ROIPooling,
+Correlation, SVMOutput, softmax_cross_entropy, smooth_l1, IdentityAttachKLSparseReg, CTCLoss
+and Custom.
+
+Run from the repository root:
+    MXNET_SUBGRAPH_BACKEND=NONE ~/.mxnet-ref/bin/python tests/golden/gen_ops_nn.py [case ids]
+Writes tests/golden/ops_nn/index.json and values.npz in the format of gen_ops.py (whose input
+makers and ``build`` it reuses); tests/test_ops_nn.py replays them. Unlike gen_ops.py, a case's
+``inputs`` may also give auxiliary states.
+
+MXNet 1.9.1 bugs that shaped the cases: the oneDNN Deconvolution rejects target_shape, so those
+cases run in a child process on MXNet's native CPU kernels (MXNET_MKLDNN_ENABLED=0); LeakyReLU selu's gradient is wrong (forward only here;
+modjax uses the true derivative), rrelu crashes in training (tested by statistics), and
+SoftmaxOutput(out_grad=True) ignores the head gradient (introspection only).
+"""
+import json
+import os
+import sys
+import zlib
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+OUT = os.path.join(HERE, "ops_nn")
+
+from gen_ops import A, I, N, U, build  # noqa: E402
+
+CASES = []
+ND_CASES = []
+
+
+def case(cid, code, inputs=None, train=True, backward=True, head_grad=True, grad_req=None,
+         tol=None, values=True, native=False):
+    """One symbol case (see gen_ops.case); ``native``: run with oneDNN off."""
+    CASES.append(dict(id=cid, code=code, inputs=inputs or {}, train=train, backward=backward,
+                      head_grad=head_grad, grad_req=grad_req, tol=tol, values=values, partial=False,
+                      native=native))
+
+
+def nd_case(cid, code, inputs, tol=None):
+    ND_CASES.append(dict(id=cid, code=code, inputs=inputs, tol=tol))
+
+
+# -- Deconvolution -----------------------------------------------------------------------------
+case("deconv2d", "mx.sym.Deconvolution(V('data'), kernel=(3, 3), num_filter=4, name='dc')",
+     {"data": N(2, 3, 4, 4)})
+case("deconv2d_bias_stride_adj", "mx.sym.Deconvolution(V('data'), kernel=(3, 3), stride=(2, 2), "
+     "pad=(1, 1), adj=(1, 1), num_filter=2, no_bias=False, name='dc')", {"data": N(2, 2, 3, 3)})
+case("deconv2d_group_dilate", "mx.sym.Deconvolution(V('data'), kernel=(2, 3), stride=(2, 1), "
+     "dilate=(2, 1), pad=(0, 1), num_group=2, num_filter=4, name='dc')", {"data": N(1, 4, 3, 4)})
+case("deconv1d_auto", "mx.sym.Deconvolution(V('data'), kernel=(3,), stride=(2,), num_filter=3)",
+     {"data": N(2, 2, 5)})
+case("deconv3d", "mx.sym.Deconvolution(V('data'), kernel=(2, 2, 2), stride=(2, 1, 1), pad=(0, 1, 0),"
+     " num_filter=2, no_bias=False, name='d3')", {"data": N(1, 2, 2, 3, 2)})
+case("deconv_target_even", "mx.sym.Deconvolution(V('data'), kernel=(4, 4), stride=(2, 2), "
+     "target_shape=(8, 8), num_filter=3, name='dc')", {"data": N(1, 2, 4, 4)}, native=True)
+case("deconv_target_odd", "mx.sym.Deconvolution(V('data'), kernel=(3, 3), stride=(2, 2), pad=(5, 5), "
+     "target_shape=(8, 7), num_filter=2, name='dc')", {"data": N(1, 2, 4, 4)}, native=True)
+
+# -- LeakyReLU ---------------------------------------------------------------------------------
+_EDGE = A([[-3.0, -1.0, -0.25, 0.0, 0.0, 0.5, 2.0, -0.01], [1.5, -2.0, 0.75, -0.6, 3.0, -5.0, 0.01, 1.0]])
+case("leaky_default", "mx.sym.LeakyReLU(V('data'), name='lr')", {"data": _EDGE})
+case("leaky_slope_auto", "mx.sym.LeakyReLU(V('data'), slope=0.1)", {"data": N(3, 4)})
+case("leaky_negative_slope", "mx.sym.LeakyReLU(V('data'), slope=-0.5, name='lr')", {"data": _EDGE})
+case("prelu_auto_gamma", "mx.sym.LeakyReLU(V('data'), act_type='prelu', name='pr')",
+     {"data": N(2, 3, 4), "pr_gamma": A([0.25, -0.5, 1.5])})
+case("prelu_gamma_last_axis", "mx.sym.LeakyReLU(V('data'), V('g'), act_type='prelu', name='pr')",
+     {"data": N(2, 3, 2, 3), "g": A([0.1, 0.2, 0.3])})
+case("prelu_scalar_gamma", "mx.sym.LeakyReLU(V('data'), V('g'), act_type='prelu', name='pr')",
+     {"data": N(3, 4), "g": A([0.3])})
+case("elu_default", "mx.sym.LeakyReLU(V('data'), act_type='elu', name='elu')", {"data": _EDGE})
+case("elu_slope1", "mx.sym.LeakyReLU(V('data'), act_type='elu', slope=1.0)", {"data": N(3, 5, scale=2)})
+case("selu_forward", "mx.sym.LeakyReLU(V('data'), act_type='selu', name='selu')", {"data": _EDGE},
+     backward=False)
+case("gelu", "mx.sym.LeakyReLU(V('data'), act_type='gelu', name='gelu')", {"data": N(3, 5, scale=2)})
+case("rrelu_infer", "mx.sym.LeakyReLU(V('data'), act_type='rrelu', lower_bound=0.2, upper_bound=0.5,"
+     " name='rr')", {"data": _EDGE}, train=False, backward=False)
+
+# -- norms ---------------------------------------------------------------------------------------
+case("instance_norm", "mx.sym.InstanceNorm(V('data'), name='in')", {"data": N(2, 3, 4, 5)})
+case("instance_norm_3d_eps", "mx.sym.InstanceNorm(V('data'), eps=0.1)", {"data": N(2, 2, 6)})
+case("layer_norm", "mx.sym.LayerNorm(V('data'), name='ln')", {"data": N(3, 4, 5)})
+case("layer_norm_axis1_meanstd", "mx.sym.LayerNorm(V('data'), axis=1, eps=1e-3, output_mean_var=True,"
+     " name='ln')", {"data": N(2, 5, 3)})
+case("group_norm", "mx.sym.GroupNorm(V('data'), num_groups=2, name='gn')", {"data": N(2, 4, 3, 2)})
+case("group_norm_meanstd", "mx.sym.GroupNorm(V('data'), num_groups=3, eps=1e-2, "
+     "output_mean_var=True, name='gn')", {"data": N(2, 6, 4)})
+case("group_norm_auto", "mx.sym.GroupNorm(V('data'))", {"data": N(2, 3, 4)})
+case("l2norm_modes", "mx.sym.Group([mx.sym.L2Normalization(V('a'), name='inst'), "
+     "mx.sym.L2Normalization(V('b'), mode='channel', name='chan'), "
+     "mx.sym.L2Normalization(V('c'), mode='spatial', eps=1e-3, name='spat')])",
+     {"a": N(2, 3, 4), "b": N(2, 3, 2, 2), "c": N(2, 3, 4)})
+case("l2norm_2d_auto", "mx.sym.L2Normalization(V('data'))", {"data": N(3, 5)})
+
+# -- UpSampling, SoftmaxActivation -----------------------------------------------------------------
+case("upsample_nearest", "mx.sym.UpSampling(V('data'), scale=2, sample_type='nearest', name='up')",
+     {"data": N(2, 3, 2, 3)})
+case("upsample_nearest_concat", "mx.sym.UpSampling(V('a'), V('b'), scale=2, sample_type='nearest', "
+     "name='up')", {"a": N(1, 2, 2, 2), "b": N(1, 3, 4, 4)})
+case("upsample_nearest_sum", "mx.sym.UpSampling(V('a'), V('b'), scale=3, sample_type='nearest', "
+     "multi_input_mode='sum')", {"a": N(1, 2, 2, 2), "b": N(1, 2, 3, 3)})
+case("upsample_bilinear", "mx.sym.UpSampling(V('data'), scale=2, sample_type='bilinear', num_filter=3,"
+     " name='up')", {"data": N(1, 3, 3, 3)})
+case("upsample_bilinear3", "mx.sym.UpSampling(V('data'), scale=3, sample_type='bilinear', "
+     "num_filter=2, name='up')", {"data": N(2, 2, 2, 3)})
+case("softmax_activation", "mx.sym.Group([mx.sym.SoftmaxActivation(V('a'), name='inst'), "
+     "mx.sym.SoftmaxActivation(V('b'), mode='channel', name='chan')])",
+     {"a": N(2, 3, 4), "b": N(2, 3, 2, 2)})
+
+# -- spatial ops, ROIPooling, Correlation --------------------------------------------------------
+case("grid_affine", "mx.sym.GridGenerator(V('data'), transform_type='affine', target_shape=(3, 4), "
+     "name='grid')", {"data": N(2, 6)})
+case("grid_warp", "mx.sym.GridGenerator(V('data'), transform_type='warp', name='grid')",
+     {"data": N(2, 2, 3, 4)})
+case("bilinear_sampler", "mx.sym.BilinearSampler(V('data'), V('grid'), name='bs')",
+     {"data": N(2, 3, 4, 5), "grid": U(-1.3, 1.3, 2, 2, 3, 4)})
+case("sampler_of_grid", "mx.sym.BilinearSampler(V('data'), mx.sym.GridGenerator(V('loc'), "
+     "transform_type='affine', target_shape=(4, 3)))",
+     {"data": N(1, 2, 5, 5), "loc": A([[0.9, 0.1, 0.05, -0.2, 1.1, 0.1]])})
+case("spatial_transformer", "mx.sym.SpatialTransformer(V('data'), V('loc'), target_shape=(3, 4), "
+     "transform_type='affine', sampler_type='bilinear', name='st')",
+     {"data": N(2, 2, 5, 6), "loc": A([[0.8, 0.1, 0.05, -0.1, 0.9, 0.1], [1.3, 0.0, 0.3, 0.2, 1.2, -0.4]])})
+case("roi_pooling", "mx.sym.ROIPooling(V('data'), V('rois'), pooled_size=(2, 3), spatial_scale=1.0, "
+     "name='roi')", {"data": I(-5, 5, 2, 2, 6, 7), "rois": A([[0, 0, 0, 4, 4], [1, 1, 2, 6, 5],
+                                                              [0, 3, 3, 3, 3], [1, 5, 4, 2, 1]])},
+     grad_req={"rois": "null"})
+case("roi_pooling_scale", "mx.sym.ROIPooling(V('data'), V('rois'), pooled_size=(3, 3), "
+     "spatial_scale=0.5)", {"data": N(1, 3, 6, 6), "rois": A([[0, 1, 1, 9, 9], [0, 3, 2, 7, 11],
+                                                               [0, 0.5, 1.5, 4.9, 7.0]])},
+     grad_req={"rois": "null"})
+case("correlation", "mx.sym.Correlation(V('a'), V('b'), name='corr')", {"a": N(2, 3, 5, 5), "b": N(2, 3, 5, 5)})
+case("correlation_big", "mx.sym.Correlation(V('a'), V('b'), kernel_size=3, max_displacement=2, "
+     "stride1=2, stride2=2, pad_size=2, name='corr')", {"a": N(1, 2, 6, 7), "b": N(1, 2, 6, 7)})
+case("correlation_absdiff", "mx.sym.Correlation(V('a'), V('b'), max_displacement=1, pad_size=1, "
+     "is_multiply=False)", {"a": I(-2, 3, 1, 2, 4, 4), "b": I(-2, 3, 1, 2, 4, 4)})
+
+# -- losses --------------------------------------------------------------------------------------
+case("svm_l2", "mx.sym.SVMOutput(V('data'), name='svm')",
+     {"data": N(4, 3), "svm_label": A([0, 2, 1, 2])}, head_grad=False)
+case("svm_l1_margin", "mx.sym.SVMOutput(V('data'), V('label'), margin=0.5, "
+     "regularization_coefficient=2.0, use_linear=True, name='svm')",
+     {"data": N(4, 3), "label": A([1, 0, 2.7, 5])}, head_grad=False)
+case("softmax_cross_entropy", "mx.sym.softmax_cross_entropy(V('data'), V('label'), name='sce')",
+     {"data": N(4, 5), "label": A([0, 4, 2, 1])}, grad_req={"label": "null"})
+case("smooth_l1", "mx.sym.Group([mx.sym.smooth_l1(V('a'), scalar=1.0, name='s1'), "
+     "mx.sym.smooth_l1(V('b'), scalar=2.0, name='s2')])",
+     {"a": A([[-2.0, -1.0, -0.5, 0.0], [0.3, 1.0, 1.5, 3.0]]),
+      "b": A([[-0.3, -0.25, -0.1, 0.0], [0.2, 0.25, 0.26, 1.0]])})
+case("smooth_l1_auto", "mx.sym.smooth_l1(V('data'), scalar=0.5)", {"data": N(3, 4, scale=5)})
+case("kl_sparse_reg", "mx.sym.IdentityAttachKLSparseReg(mx.sym.Activation(V('data'), "
+     "act_type='sigmoid'), sparseness_target=0.2, penalty=0.01, momentum=0.7, name='kl')",
+     {"data": N(4, 3), "kl_moving_avg": A([0.3, 0.5, 0.7])})
+case("kl_sparse_reg_auto", "mx.sym.IdentityAttachKLSparseReg(V('data'))",
+     {"data": U(0.1, 0.9, 5, 4), "identityattachklsparsereg0_moving_avg": A([0.2, 0.4, 0.6, 0.5])})
+case("softmaxoutput_out_grad_introspect", "mx.sym.SoftmaxOutput(V('data'), out_grad=True, name='sm')",
+     {"data": N(3, 4)}, values=False)
+case("ctc_first", "mx.sym.CTCLoss(V('data'), V('label'), name='ctc')",
+     {"data": N(6, 2, 5), "label": A([[1, 3, 3], [2, 4, 0]])}, grad_req={"label": "null"})
+case("ctc_last_lengths", "mx.sym.CTCLoss(V('data'), V('label'), V('dl'), V('ll'), use_data_lengths=True,"
+     " use_label_lengths=True, blank_label='last', name='ctc')",
+     {"data": N(5, 3, 4), "label": A([[0, 1, 2], [2, 2, -1], [1, 0, 1]]), "dl": A([5, 4, 5]),
+      "ll": A([3, 2, 1])}, grad_req={"label": "null", "dl": "null", "ll": "null"})
+case("ctc_auto_names", "mx.sym.contrib.CTCLoss(V('data'), use_label_lengths=True, "
+     "blank_label='last')", {"data": N(4, 2, 3), "ctcloss0_label": A([[0, 1], [1, 1]]),
+                             "ctcloss0_label_lengths": A([2, 1])},
+     grad_req={"ctcloss0_label": "null", "ctcloss0_label_lengths": "null"}, values=False)
+
+# -- Custom ----------------------------------------------------------------------------------------
+CUSTOM = """
+class ScaledMul(mx.operator.CustomOp):
+    def __init__(self, scale):
+        super(ScaledMul, self).__init__()
+        self.scale = scale
+    def forward(self, is_train, req, in_data, out_data, aux):
+        x, w = in_data
+        self.assign(out_data[0], req[0], x * w * self.scale)
+        self.assign(out_data[1], req[1], x + aux[0])
+    def backward(self, req, out_grad, in_data, out_data, in_grad, aux):
+        x, w = in_data
+        self.assign(in_grad[0], req[0], out_grad[0] * w * self.scale + out_grad[1])
+        self.assign(in_grad[1], req[1], (out_grad[0] * x * self.scale).sum(axis=0, keepdims=True))
+
+@mx.operator.register('golden_scaled_mul')
+class ScaledMulProp(mx.operator.CustomOpProp):
+    def __init__(self, scale='1'):
+        super(ScaledMulProp, self).__init__(need_top_grad=True)
+        self.scale = float(scale)
+    def list_arguments(self):
+        return ['data', 'w']
+    def list_outputs(self):
+        return ['prod', 'shifted']
+    def list_auxiliary_states(self):
+        return ['shift']
+    def infer_shape(self, in_shape):
+        return [in_shape[0], [1, in_shape[0][1]]], [in_shape[0], in_shape[0]], [[in_shape[0][1]]]
+    def create_operator(self, ctx, shapes, dtypes):
+        return ScaledMul(self.scale)
+
+out = mx.sym.Custom(V('data'), op_type='golden_scaled_mul', scale=2.5, name='cm')
+"""
+case("custom_scaled_mul", CUSTOM, {"data": N(3, 4), "cm_w": N(1, 4), "cm_shift": A([0.5, -1.0, 2.0, 0.0])})
+
+# -- mx.nd calls -----------------------------------------------------------------------------------
+nd_case("nd_deconv", "mx.nd.Deconvolution(x, w, b, kernel=(2, 2), stride=(2, 2), num_filter=3, "
+        "no_bias=False)", {"x": N(1, 2, 3, 3), "w": N(2, 3, 2, 2), "b": N(3)})
+nd_case("nd_leaky", "[mx.nd.LeakyReLU(x), mx.nd.LeakyReLU(x, g, act_type='prelu'), "
+        "mx.nd.LeakyReLU(x, act_type='elu'), mx.nd.LeakyReLU(x, act_type='gelu')]",
+        {"x": N(2, 3, 4), "g": A([0.1, 0.2, 0.3])})
+nd_case("nd_norms", "[mx.nd.LayerNorm(x, g, b), mx.nd.InstanceNorm(x, g3, b3), "
+        "mx.nd.L2Normalization(x)]", {"x": N(2, 3, 4), "g": N(4), "b": N(4), "g3": N(3), "b3": N(3)})
+nd_case("nd_upsampling", "mx.nd.UpSampling(x, scale=2, sample_type='nearest')", {"x": N(1, 2, 2, 2)})
+nd_case("nd_roi", "mx.nd.ROIPooling(x, r, pooled_size=(2, 2), spatial_scale=1.0)",
+        {"x": N(1, 1, 4, 4), "r": A([[0, 0, 0, 3, 3], [0, 1, 1, 2, 3]])})
+nd_case("nd_losses", "[mx.nd.smooth_l1(x, scalar=1.5), mx.nd.softmax_cross_entropy(x, l), "
+        "mx.nd.SoftmaxActivation(x)]", {"x": N(3, 4), "l": A([1, 0, 3])})
+
+
+# ==============================================================================================
+def _type_names(types):
+    return None if types is None else [np.dtype(t).name for t in types]
+
+
+def run_case(mx, c, store):
+    """gen_ops.run_case, with auxiliary states taken from ``inputs`` when given there."""
+    rng = np.random.RandomState(zlib.crc32(c["id"].encode()))
+    sym = build(mx, c["code"])
+    given = {k: f(rng) for k, f in c["inputs"].items()}
+    args, aux = sym.list_arguments(), sym.list_auxiliary_states()
+    shapes = {k: v.shape for k, v in given.items() if k in args}
+    types = {k: v.dtype for k, v in given.items() if k in args}
+    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**shapes)
+    arg_types, out_types, aux_types = sym.infer_type(**types)
+    values = {name: given[name] if name in given else rng.randn(*shape).astype(dtype)
+              for name, shape, dtype in zip(args, arg_shapes, arg_types)}
+    aux_values = {name: given[name] if name in given else
+                  rng.uniform(0.5 if name.endswith("moving_var") else -1.0, 1.5, size=shape).astype(dtype)
+                  for name, shape, dtype in zip(aux, aux_shapes, aux_types)}
+    req = c["grad_req"] or {}
+    reqs = {n: req.get(n, "write" if np.issubdtype(values[n].dtype, np.floating) else "null")
+            for n in values}
+    if not c["backward"]:
+        reqs = {n: "null" for n in args}
+    j = json.loads(sym.tojson())
+    rec = dict(id=c["id"], code=c["code"], train=c["train"], backward=c["backward"], partial=False,
+               head_grad=c["head_grad"], values=c["values"], tol=c["tol"],
+               given_shapes={k: list(v) for k, v in shapes.items()},
+               type_dict={k: np.dtype(v).name for k, v in types.items()},
+               grad_req=reqs, arguments=args, outputs=sym.list_outputs(), aux=aux,
+               arg_shapes=[list(s) for s in arg_shapes], out_shapes=[list(s) for s in out_shapes],
+               aux_shapes=[list(s) for s in aux_shapes], arg_types=_type_names(arg_types),
+               out_types=_type_names(out_types), aux_types=_type_names(aux_types),
+               node_row_ptr=j["node_row_ptr"],
+               nodes=[[n["op"], n["name"], n.get("attrs", {})] for n in j["nodes"]])
+    if not c["values"]:
+        return rec
+    exe = sym.simple_bind(mx.cpu(), grad_req=reqs, type_dict={n: values[n].dtype for n in args},
+                          **{n: values[n].shape for n in args})
+    for name in args:
+        exe.arg_dict[name][:] = values[name]
+        store["%s|in|%s" % (c["id"], name)] = values[name]
+    for name in aux:
+        exe.aux_dict[name][:] = aux_values[name]
+        store["%s|auxin|%s" % (c["id"], name)] = aux_values[name]
+    outs = exe.forward(is_train=c["train"])
+    for i, o in enumerate(outs):
+        store["%s|out|%d" % (c["id"], i)] = o.asnumpy()
+    if c["backward"]:
+        if c["head_grad"]:
+            hg = [rng.randn(*o.shape).astype(o.dtype) for o in outs]
+            for i, g in enumerate(hg):
+                store["%s|hg|%d" % (c["id"], i)] = g
+            exe.backward([mx.nd.array(g, dtype=g.dtype) for g in hg])
+        else:
+            exe.backward()
+        for name in args:
+            if reqs[name] != "null":
+                store["%s|grad|%s" % (c["id"], name)] = exe.grad_dict[name].asnumpy()
+    for name in aux:
+        store["%s|auxout|%s" % (c["id"], name)] = exe.aux_dict[name].asnumpy()
+    for name in args:
+        store["%s|argout|%s" % (c["id"], name)] = exe.arg_dict[name].asnumpy()
+    return rec
+
+
+def _run_native(ids):
+    """Run cases in a child process with oneDNN off (MXNet's native CPU kernels)."""
+    import pickle
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "native.pkl")
+        env = dict(os.environ, MXNET_MKLDNN_ENABLED="0", MXNET_STORAGE_FALLBACK_LOG_VERBOSE="0")
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--native", path] + ids,
+                       check=True, env=env)
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+
+def main():
+    import mxnet as mx
+    from gen_ops import run_nd_case
+    if sys.argv[1:2] == ["--native"]:
+        import pickle
+        store = {}
+        records = {c["id"]: run_case(mx, c, store) for c in CASES if c["id"] in sys.argv[3:]}
+        with open(sys.argv[2], "wb") as f:
+            pickle.dump((records, store), f)
+        return
+    os.makedirs(OUT, exist_ok=True)
+    store = {}
+    only = set(sys.argv[1:])  # debugging: run just these case ids (nothing is written)
+    native = [c["id"] for c in CASES if c.get("native") and (not only or c["id"] in only)]
+    native_records, native_store = _run_native(native) if native else ({}, {})
+    store.update(native_store)
+    records, failed = [], []
+    for c in CASES:
+        if only and c["id"] not in only:
+            continue
+        if c["id"] in native_records:
+            records.append(native_records[c["id"]])
+            continue
+        try:
+            records.append(run_case(mx, c, store))
+        except Exception as err:  # report every failing case, then stop
+            failed.append(c["id"])
+            print("case %s failed: %s" % (c["id"], str(err).strip().splitlines()[-1]))
+    if failed:
+        raise SystemExit("failed cases: %s" % failed)
+    if only:
+        return
+    nd_records = [run_nd_case(mx, c, store) for c in ND_CASES]
+    with open(os.path.join(OUT, "index.json"), "w") as f:
+        json.dump({"mxnet_version": mx.__version__, "cases": records, "nd_cases": nd_records}, f,
+                  indent=1, sort_keys=True)
+    np.savez_compressed(os.path.join(OUT, "values.npz"), **store)
+    size = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
+    print("%d symbol cases, %d nd cases, %d arrays, %.0f kB" % (len(records), len(nd_records),
+                                                                len(store), size / 1024))
+
+
+if __name__ == "__main__":
+    main()
