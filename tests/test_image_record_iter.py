@@ -62,8 +62,10 @@ def test_matches_mxnet(name, gold, meta):
                            (it.provide_label[0], info["provide_label"])):
         assert [list(desc.shape), np.dtype(desc.dtype).name] == expected
     tol = 0.5 / 50 + 1e-6 if name == "norm" else 1  # one bilinear rounding step
+    true_pads = [[0, 0, 0, 2], [0, 0, 1]] if name != "noround" else [[0, 0, 0, 2]] * 2
     for e in range(2):
         got = epoch(it)
+        assert [b.pad for b in got] == true_pads[e]  # 10 images, batches of 3
         expected = info["epochs"][e]
         assert len(got) == len(expected)
         for j, (b, (labels, pad)) in enumerate(zip(got, expected)):
@@ -72,7 +74,10 @@ def test_matches_mxnet(name, gold, meta):
                 # deliberate difference: MXNet reports pad 0 and leaves stale rows
                 assert b.pad == 2 and lab.tolist()[:1] == labels[:1] and lab.tolist()[1:] == [0, 0]
                 continue
-            assert lab.tolist() == labels and b.pad == pad
+            assert lab.tolist() == labels
+            # MXNet can report a stale pad on full batches (recycled buffers): trust its pad
+            # only where it set one, on a wrapped last batch
+            assert b.pad == (pad if j == len(got) - 1 and b.pad else 0)
             if e == 0:
                 data = b.data[0].asnumpy()
                 ref = gold[f"irec/{name}/0/{j}"]
@@ -112,10 +117,10 @@ def test_partition_and_shuffle_orders_match_mxnet(meta):
         it = mx.io.ImageRecordIter(**kw)
         got = [[[b.label[0].asnumpy()[:, 0].tolist(), b.pad] for b in epoch(it)] for _ in range(4)]
         exp = orders[f"shuffle/{int(use_idx)}"]
-        # MXNet's epoch 4 ends with two full batches but may report pad 2 on the last one (a
-        # stale value of its recycled batch buffer, depending on timing); modjax reports 0.
-        exp[3][1][1] = 0
-        assert got == exp
+        assert [[lab for lab, _ in ep] for ep in got] == [[lab for lab, _ in ep] for ep in exp]
+        # MXNet's pads are racy here (a recycled batch buffer keeps a stale num_batch_padd, so
+        # full batches sometimes report pad 2); the true pads: 10 images, batch 4, wrap-around.
+        assert [[pad for _, pad in ep] for ep in got] == [[0, 0, 2], [0, 0], [0, 0, 2], [0, 0]]
         it.close()
 
 

@@ -125,20 +125,6 @@ def _leaky_on_compose(p: Params, arg: str, attrs: dict) -> None:
         attrs.setdefault("__init__", '["Constant", {"value": 0.25}]')
 
 
-def _gamma_shape(gamma: tuple, data: tuple) -> tuple:
-    """MXNet's expand_shape: gamma's dims matched to data's from the right, a dim matching where
-    it equals the data dim or is 1 (so gamma (C,) lands on the last axis whose size is C)."""
-    out = [1] * len(data)
-    s = len(gamma) - 1
-    for i in range(len(data) - 1, -1, -1):
-        if s >= 0 and (data[i] == gamma[s] or gamma[s] == 1):
-            out[i] = gamma[s]
-            s -= 1
-    if s != -1:
-        raise ShapeError(f"LeakyReLU: cannot broadcast gamma {gamma} to data {data}")
-    return tuple(out)
-
-
 def _xelu(slope: Any):
     """x > 0 ? x : slope·x whose gradient is (x > 0 ? 1 : slope) (so slope at 0, and for a
     negative slope also where the output is positive)."""
@@ -186,7 +172,7 @@ def leaky_relu(p: Params, data: jax.Array, gamma: jax.Array | None = None, *, ct
     if act == "leaky":
         return _xelu(slope)(data)
     if act == "prelu":
-        g = gamma.reshape(_gamma_shape(tuple(gamma.shape), tuple(data.shape)))
+        g = gamma.reshape(()) if gamma.size == 1 else gamma.reshape(_bshape(data.ndim, 1, -1))
         return jnp.where(data > 0, data, data * g.astype(data.dtype))
     if act == "elu":
         return _elu(slope)(data)
@@ -255,7 +241,9 @@ def layer_norm(p: Params, data: jax.Array, gamma: jax.Array, beta: jax.Array):
     std = jnp.sqrt(jnp.mean(jnp.square(data - mean), axis=axis, keepdims=True) + np.float32(p.eps))
     b = _bshape(data.ndim, axis, -1)
     y = (data - mean) / std * gamma.reshape(b) + beta.reshape(b)
-    return [y, mean, std] if p.output_mean_var else y
+    # like BatchNorm's, the backward ignores the head gradients of mean and std
+    sg = jax.lax.stop_gradient
+    return [y, sg(mean), sg(std)] if p.output_mean_var else y
 
 
 @register("GroupNorm", arguments=("data", "gamma", "beta"), outputs=_mean_std_outputs,
@@ -274,7 +262,8 @@ def group_norm(p: Params, data: jax.Array, gamma: jax.Array, beta: jax.Array):
     std = jnp.sqrt(jnp.mean(jnp.square(x - mean), axis=2, keepdims=True) + np.float32(p.eps))
     y = (x - mean) / std * gamma.reshape(1, g, 1) + beta.reshape(1, g, 1)
     y = y.reshape(data.shape)
-    return [y, mean[..., 0], std[..., 0]] if p.output_mean_var else y
+    sg = jax.lax.stop_gradient
+    return [y, sg(mean[..., 0]), sg(std[..., 0])] if p.output_mean_var else y
 
 
 # -- L2Normalization ---------------------------------------------------------------------------
@@ -353,6 +342,7 @@ def upsampling(p: Params, *inputs: jax.Array) -> jax.Array:
 @register("SoftmaxActivation", elementwise=True,
           params=[Param("mode", p_enum("channel", "instance"), "instance")])
 def softmax_activation(p: Params, data: jax.Array) -> jax.Array:
-    """Softmax over the last axis (instance) or axis 1 (channel); the gradient uses the head
-    gradient."""
+    """Softmax over the last axis (instance) or axis 1 (channel); the gradient, y·(g - Σgy),
+    uses the head gradient. (MXNet 1.9.1 sums the instance-mode gradient over axis 1 for data of
+    3 or more dims, which is not the forward's derivative: docs/differences.md.)"""
     return jax.nn.softmax(data, axis=1 if p.mode == "channel" else -1)

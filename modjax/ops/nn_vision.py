@@ -155,8 +155,8 @@ def _roi_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
 def _first_max(v: jax.Array, mask: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
     """Max of v over ``axis`` where mask, taking (and differentiating) the first maximum; also
     whether any element was in the mask."""
-    lowest = jnp.asarray(-jnp.inf, v.dtype)
-    masked = jnp.where(mask, v, lowest)
+    mask = jnp.broadcast_to(mask, jnp.broadcast_shapes(mask.shape, v.shape))
+    masked = jnp.where(mask, v, jnp.asarray(-jnp.inf, v.dtype))
     idx = jnp.argmax(masked, axis=axis, keepdims=True)
     return (jnp.take_along_axis(masked, idx, axis=axis).squeeze(axis),
             jnp.any(mask, axis=axis))

@@ -175,11 +175,11 @@ def _upgrade(nodes: list[Node], version: int, source: str) -> None:
             for hidden in HIDDEN_KEYS:
                 suffix = "_" + hidden
                 if key.endswith(suffix) and key[: -len(suffix)] and key not in node.op.params:
-                    moved[key] = (key[: -len(suffix)], hidden)
+                    moved[key] = (key[: -len(suffix)], hidden, node.attrs.pop(key))
         if moved:
+            node._params = None
             names = node.arg_names() if node.inputs else []
-            for key, (arg, hidden) in moved.items():
-                value = node.attrs.pop(key)
+            for key, (arg, hidden, value) in moved.items():
                 if arg in names:
                     src = node.inputs[names.index(arg)][0]
                     if src.is_variable:
