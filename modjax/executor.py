@@ -158,7 +158,8 @@ class Executor:
         if was_train or is_train:
             for name, value in new_aux.items():
                 self.aux_dict[name]._set_data(value)
-        self._pending = (key, was_train, new_aux, grads)
+        # loss-head gradients do not depend on out_grads and are kept; others are recomputed
+        self._pending = (key, was_train, new_aux, grads if all(self._compiled.graph.loss_heads) else None)
 
     def _head_grads(self, out_grads: Any) -> list[Any]:
         graph = self._compiled.graph

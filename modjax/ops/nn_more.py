@@ -308,9 +308,15 @@ def _upsampling_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
     return ins, outs
 
 
+def _upsampling_on_compose(p: Params, arg: str, attrs: dict) -> None:
+    """MXNet hints the bilinear init for input 1, whatever the sample type (a nearest
+    UpSampling's second image too)."""
+    if arg in ("weight", "arg1"):
+        attrs.setdefault("__init__", '["bilinear", {}]')
+
+
 @register("UpSampling", varargs="num_args", infer_shape=_upsampling_shape,
-          on_compose=lambda p, arg, attrs: (attrs.setdefault("__init__", '["bilinear", {}]')
-                                            if arg == "weight" and p.sample_type == "bilinear" else None),
+          on_compose=_upsampling_on_compose,
           params=[Param("scale", p_int), Param("num_filter", p_int, 0),
                   Param("sample_type", p_enum("bilinear", "nearest")),
                   Param("multi_input_mode", p_enum("concat", "sum"), "concat"),

@@ -153,13 +153,12 @@ def _roi_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
 
 
 def _first_max(v: jax.Array, mask: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
-    """Max of v over ``axis`` where mask, taking (and differentiating) the first maximum; also
-    whether any element was in the mask."""
+    """Max of v over ``axis`` where mask (broadcast to v), taking (and differentiating) the first
+    maximum; also whether the mask had any element there."""
     mask = jnp.broadcast_to(mask, jnp.broadcast_shapes(mask.shape, v.shape))
     masked = jnp.where(mask, v, jnp.asarray(-jnp.inf, v.dtype))
     idx = jnp.argmax(masked, axis=axis, keepdims=True)
-    return (jnp.take_along_axis(masked, idx, axis=axis).squeeze(axis),
-            jnp.any(mask, axis=axis))
+    return jnp.take_along_axis(masked, idx, axis=axis).squeeze(axis), jnp.any(mask, axis=axis)
 
 
 @register("ROIPooling", arguments=("data", "rois"), hidden_outputs=1, infer_shape=_roi_shape,
@@ -189,11 +188,12 @@ def roi_pooling(p: Params, data: jax.Array, rois: jax.Array) -> jax.Array:
         img = jax.lax.dynamic_index_in_dim(data, jnp.clip(b, 0, data.shape[0] - 1), 0, False)
         wmask = (ws[None, :] >= w0[:, None]) & (ws[None, :] < w1[:, None])  # (pw, W)
         hmask = (hs[None, :] >= h0[:, None]) & (hs[None, :] < h1[:, None])  # (ph, H)
-        # first the max along each row of every column bin, then down the rows (row-major first)
-        rowmax, row_ok = _first_max(img[:, :, None, :], wmask[None, None], axis=3)  # (C, H, pw)
-        colv = jnp.moveaxis(rowmax, 1, 2)[:, None]  # (C, 1, pw, H)
-        ok = (hmask[:, None, :] & jnp.moveaxis(row_ok, 0, 1)[None, :, :])[None]  # (1, ph, pw, H)
-        best, any_ok = _first_max(colv, ok, axis=3)  # (C, ph, pw)
+        # the max along each row of every column bin, then down the rows: the first maximum in
+        # row-major order, as MXNet's argmax
+        rowmax, _ = _first_max(img[:, :, None, :], wmask[None, None], axis=3)  # (C, H, pw)
+        colv = jnp.swapaxes(rowmax, 1, 2)[:, None]  # (C, 1, pw, H)
+        ok = hmask[:, None, :] & jnp.any(wmask, axis=1)[None, :, None]  # (ph, pw, H)
+        best, any_ok = _first_max(colv, ok[None], axis=3)  # (C, ph, pw)
         return jnp.where(any_ok, best, jnp.zeros((), data.dtype))
 
     return jax.lax.map(one, rois)
