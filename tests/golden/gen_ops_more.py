@@ -180,24 +180,24 @@ case("norm", group(
     "mx.sym.norm(V('g'), ord=1, axis=1)"),
     {"a": N(3, 4), "b": N(3, 4), "c": N(2, 3, 2), "d": N(3, 4), "e": N(2, 3, 4),
      "f": A([[0.0, 0.0], [3.0, 4.0]]), "g": A([[0.0, 0.0], [3.0, -4.0]])})
-case("norm_out_dtype", "mx.sym.norm(V('a'), axis=0, out_dtype='float16')", {"a": N(3, 4)},
-     tol=(2e-3, 1e-3), backward=False)  # MXNet's backward fails on a float16 out_dtype
+# norm(out_dtype='float16') fails in MXNet 1.9.1 (a float/half blob mismatch): no golden
 case("argmax_family", group(
     "mx.sym.argmax(V('a'))", "mx.sym.argmax(V('b'), axis=1, keepdims=True)",
     "mx.sym.argmin(V('c'), axis=0)", "mx.sym.argmin(V('e'))",
     "mx.sym.argmax(V('f'), axis=-1)", "mx.sym.argmax(V('g'), keepdims=True)"),
     {"a": N(3, 4), "b": I(0, 3, 3, 4), "c": I(0, 3, 3, 4), "e": N(2, 3),
      "f": A([[1.0, np.nan, 3.0], [2.0, 2.0, 1.0]]), "g": N(2, 3, 2)})
-# argmax_channel has no gradient in MXNet (backward fails), nor has sort(axis=None) (a bug in its
-# _backward_topk node)
+# argmax_channel has no gradient in MXNet (backward fails), nor has sort without an explicit int
+# axis (its _backward_topk node gets axis="")
 case("no_backward_sorts", group("mx.sym.argmax_channel(V('d'))", "mx.sym.argmax_channel(V('h'))",
-                                "mx.sym.sort(V('e'), axis=None)", "mx.sym.sort(V('k'), axis=None, is_ascend=False)"),
-     {"d": I(0, 3, 3, 4), "h": N(2, 3, 4), "e": N(2, 3), "k": N(3, 2)}, backward=False)
+                                "mx.sym.sort(V('e'), axis=None)", "mx.sym.sort(V('k'), axis=None, is_ascend=False)",
+                                "mx.sym.sort(V('m'))"),
+     {"d": I(0, 3, 3, 4), "h": N(2, 3, 4), "e": N(2, 3), "k": N(3, 2), "m": N(2, 3)}, backward=False)
 case("sort_family", group(
-    "mx.sym.sort(V('a'))", "mx.sym.sort(V('b'), axis=0, is_ascend=False)",
+    "mx.sym.sort(V('a'), axis=-1)", "mx.sym.sort(V('b'), axis=0, is_ascend=False)",
     "mx.sym.argsort(V('c'))", "mx.sym.argsort(V('d'), is_ascend=False, dtype='int32')",
     "mx.sym.argsort(V('f'), axis=None, is_ascend=False)",
-    "mx.sym.sort(V('g'))", "mx.sym.argsort(V('g2'))"),
+    "mx.sym.sort(V('g'), axis=1)", "mx.sym.argsort(V('g2'))"),
     {"a": N(3, 4), "b": N(3, 4), "c": I(0, 3, 3, 5), "d": I(0, 3, 3, 5), "f": I(0, 4, 2, 3),
      "g": A([[3.0, np.nan, 1.0]]), "g2": A([[3.0, np.nan, 1.0, 0.0]])})
 case("topk", group(
@@ -255,11 +255,11 @@ case("misc_ops", group(
     "OP('_split_v2')(V('f'), indices=(0, 1, 3), axis=1)[2]",
     "OP('_split_v2')(V('g'), indices=(), sections=2, axis=0, squeeze_axis=True)[1]",
     "OP('_slice_assign')(V('h'), V('k'), begin=(1, 0), end=(3, 2))",
-    "OP('_slice_assign_scalar')(V('m'), scalar=2.5, begin=(0,), end=(None,), step=(2,))",
-    "OP('_scatter_set_nd')(V('n'), V('o'), V('p'), shape=(3, 2))"),
+    "OP('_slice_assign_scalar')(V('m'), scalar=2.5, begin=(0,), end=(None,), step=(2,))"),
     {"a": N(2, 3), "b": N(4, 3), "c": N(2, 2), "d": N(1, 2), "e": N(3, 2), "f": N(2, 4),
-     "g": N(2, 3), "h": N(4, 3), "k": N(2, 2), "m": N(5, 2), "n": N(3, 2), "o": N(2),
-     "p": A([[0.0, 2.0], [1.0, 0.0]])})
+     "g": N(2, 3), "h": N(4, 3), "k": N(2, 2), "m": N(5, 2)})
+case("scatter_set_nd", "OP('_scatter_set_nd')(V('n'), V('o'), V('p'), shape=(3, 2))",
+     {"n": N(3, 2), "o": N(2), "p": A([[0.0, 2.0], [1.0, 0.0]])}, backward=False)  # no gradient
 case("creation_ops", group(
     "OP('_arange')(start=2, stop=7, step=2, repeat=2) + V('a')", "mx.sym.arange(3, name='r') * V('b')",
     "OP('_arange')(start=0, stop=1, step=0.3) - V('c')",
