@@ -18,7 +18,7 @@ import numpy as np
 from ..base import MXNetError, ShapeError
 from .params import REQUIRED, Param, ParamParseError, Params
 
-__all__ = ["OpDef", "OpCtx", "register", "get_op", "find_op", "all_ops", "UnknownOperatorError",
+__all__ = ["OpDef", "OpCtx", "register", "add_op", "get_op", "find_op", "all_ops", "UnknownOperatorError",
            "Shape", "known", "merge_shape", "parse_params", "split_positional"]
 
 Shape = "tuple[int, ...] | None"
@@ -175,6 +175,15 @@ def register(name: str, *, params: Sequence[Param] = (), arguments: Any = ("data
             _REGISTRY[key] = op
         return fn
     return wrap
+
+
+def add_op(op: OpDef) -> OpDef:
+    """Register a ready-made OpDef (subclasses with their own parsing, such as Custom)."""
+    for key in (op.name, *op.aliases):
+        if key in _REGISTRY:
+            raise MXNetError(f"operator name {key!r} registered twice")
+        _REGISTRY[key] = op
+    return op
 
 
 def find_op(name: str) -> OpDef | None:

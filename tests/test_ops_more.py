@@ -1,0 +1,213 @@
+"""Replay the goldens of the indexing, math, random and extra shape operators (issue 3, part A),
+made by real MXNet 1.9.1 with tests/golden/gen_ops_more.py: introspection, JSON nodes, then
+simple_bind, forward and backward. Random operators are checked by statistics and seeding
+reproducibility (MXNet's random stream cannot be matched)."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import modjax as mx
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
+sys.path.insert(0, GOLDEN)
+from gen_ops import build  # noqa: E402  (the same code text builds the symbol in both)
+
+with open(os.path.join(GOLDEN, "ops_more", "index.json")) as _f:
+    INDEX = json.load(_f)
+VALUES = np.load(os.path.join(GOLDEN, "ops_more", "values.npz"))
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _close(got, want, what, tol=None):
+    rtol, atol = tol or (RTOL, ATOL)
+    got = got.asnumpy() if hasattr(got, "asnumpy") else np.asarray(got)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol,
+                               equal_nan=True, err_msg=what)
+
+
+def _names(types):
+    return [np.dtype(t).name if t is not None else None for t in types]
+
+
+@pytest.mark.parametrize("rec", INDEX["cases"], ids=[c["id"] for c in INDEX["cases"]])
+def test_symbol_case(rec):
+    cid = rec["id"]
+    sym = build(mx, rec["code"])
+    assert sym.list_arguments() == rec["arguments"]
+    assert sym.list_outputs() == rec["outputs"]
+    assert sym.list_auxiliary_states() == rec["aux"]
+    given = {k: tuple(v) for k, v in rec["given_shapes"].items()}
+    infer = sym.infer_shape_partial if rec["partial"] else sym.infer_shape
+    arg_shapes, out_shapes, aux_shapes = infer(**given)
+    assert [list(s) for s in arg_shapes] == rec["arg_shapes"]
+    assert [list(s) for s in out_shapes] == rec["out_shapes"]
+    assert [list(s) for s in aux_shapes] == rec["aux_shapes"]
+    if not rec["partial"]:
+        arg_types, out_types, aux_types = sym.infer_type(**rec["type_dict"])
+        assert _names(arg_types) == rec["arg_types"]
+        assert _names(out_types) == rec["out_types"]
+        assert _names(aux_types) == rec["aux_types"]
+    doc = json.loads(sym.tojson())
+    assert [[n["op"], n["name"], n.get("attrs", {})] for n in doc["nodes"]] == rec["nodes"]
+    assert doc["node_row_ptr"] == rec["node_row_ptr"]
+    if not rec["values"]:
+        return
+    tol = tuple(rec["tol"]) if rec["tol"] else None
+    types = dict(zip(rec["arguments"], rec["arg_types"]))
+    exe = sym.simple_bind(mx.cpu(), grad_req=rec["grad_req"], type_dict=types, **given)
+    for name in rec["arguments"]:
+        exe.arg_dict[name][:] = VALUES[f"{cid}|in|{name}"]
+    outs = exe.forward(is_train=rec["train"])
+    assert len(outs) == len(rec["outputs"])
+    for i, out in enumerate(outs):
+        _close(out, VALUES[f"{cid}|out|{i}"], f"{cid} output {rec['outputs'][i]}", tol)
+    if rec["backward"]:
+        exe.backward([mx.nd.array(VALUES[f"{cid}|hg|{i}"]) for i in range(len(outs))])
+        for name in rec["arguments"]:
+            if rec["grad_req"][name] != "null":
+                _close(exe.grad_dict[name], VALUES[f"{cid}|grad|{name}"], f"{cid} gradient of {name}",
+                       tol)
+
+
+@pytest.mark.parametrize("rec", INDEX["nd_cases"], ids=[c["id"] for c in INDEX["nd_cases"]])
+def test_nd_case(rec):
+    cid = rec["id"]
+    env = {"mx": mx, "np": np}
+    for name in rec["inputs"]:
+        value = VALUES[f"{cid}|in|{name}"]
+        env[name] = mx.nd.array(value, dtype=value.dtype)
+    out = eval(rec["code"], env)
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    assert isinstance(out, (list, tuple)) == rec["is_list"]
+    assert len(outs) == rec["n_out"]
+    tol = tuple(rec["tol"]) if rec["tol"] else None
+    for i, o in enumerate(outs):
+        _close(o, VALUES[f"{cid}|out|{i}"], f"{cid} output {i}", tol)
+
+
+# -- behaviour without goldens ---------------------------------------------------------------------
+def test_shape_and_size_array_values():
+    """int64 in MXNet; without jax x64 the values come back as int32."""
+    x = mx.nd.ones((2, 3, 4))
+    np.testing.assert_array_equal(mx.nd.shape_array(x).asnumpy(), [2, 3, 4])
+    np.testing.assert_array_equal(mx.nd.size_array(x).asnumpy(), [24])
+
+
+def test_take_raise_and_scatter_set_nd():
+    a = mx.nd.array(np.arange(6, dtype=np.float32).reshape(3, 2))
+    with pytest.raises(mx.MXNetError, match="out of bound"):
+        mx.nd.take(a, mx.nd.array([3.0]), mode="raise")
+    out = mx.nd._internal._scatter_set_nd(a, mx.nd.array([7.0, 8.0]), mx.nd.array([[0, 2], [1, 0]]),
+                                          shape=(3, 2))
+    np.testing.assert_array_equal(out.asnumpy(), [[0, 7], [2, 3], [8, 5]])
+
+
+def test_namespaces_hold_every_operator():
+    from modjax.ops.registry import all_ops
+    for ns in (mx.sym._internal, mx.sym.op, mx.nd._internal, mx.nd.op):
+        assert all(hasattr(ns, name) for name in all_ops())
+    s = mx.sym._internal._plus_scalar(mx.sym.var("x"), scalar=2)
+    assert s.name.startswith("_plus_scalar")
+
+
+# -- random operators: statistics and reproducibility ----------------------------------------------
+def _stats(x):
+    x = x.asnumpy().astype(np.float64)
+    return x.mean(), x.var()
+
+
+@pytest.mark.parametrize("call, mean, var", [
+    ("mx.nd.random.uniform(2, 5, shape=(40000,))", 3.5, 0.75),
+    ("mx.nd.random.normal(loc=1, scale=2, shape=(40000,))", 1.0, 4.0),
+    ("mx.nd.random.gamma(alpha=2, beta=3, shape=(40000,))", 6.0, 18.0),
+    ("mx.nd.random.exponential(scale=2, shape=(40000,))", 2.0, 4.0),
+    ("mx.nd.random.poisson(lam=4, shape=(40000,))", 4.0, 4.0),
+    ("mx.nd.random.negative_binomial(k=3, p=0.4, shape=(40000,))", 4.5, 11.25),
+    ("mx.nd.random.generalized_negative_binomial(mu=2, alpha=0.5, shape=(40000,))", 2.0, 4.0),
+    ("mx.nd.random.randint(-2, 3, shape=(40000,))", 0.0, 2.0),
+    ("mx.random.randn(200, 200, loc=-1)", -1.0, 1.0),
+])
+def test_sampler_moments(call, mean, var):
+    mx.random.seed(7)
+    m, v = _stats(eval(call))
+    assert abs(m - mean) < 0.05 * max(1.0, abs(mean)), (m, mean)
+    assert abs(v - var) < 0.08 * max(1.0, var), (v, var)
+
+
+def test_sampler_dtypes_shapes_and_integers():
+    assert mx.nd.random.uniform().shape == (1,)
+    assert mx.nd.random.uniform(shape=5).shape == (5,)
+    assert mx.nd.random.normal(shape=(2, 3), dtype="float16").dtype == np.float16
+    r = mx.nd.random.randint(0, 4, shape=(1000,))
+    assert r.dtype == np.int32 and set(np.unique(r.asnumpy())) == {0, 1, 2, 3}
+    p = mx.nd.random.poisson(lam=3, shape=(100,)).asnumpy()
+    assert p.dtype == np.float32 and (p == np.round(p)).all()
+    like = mx.nd.random.uniform_like(mx.nd.zeros((3, 4), dtype="float16"), low=5, high=6)
+    assert like.shape == (3, 4) and like.dtype == np.float16 and (like.asnumpy() >= 5).all()
+
+
+def test_array_parameter_samplers():
+    """_sample_*: one draw of ``shape`` per parameter element."""
+    mx.random.seed(3)
+    mu = mx.nd.array([0.0, 10.0, -5.0])
+    out = mx.nd.random.normal(mu, mx.nd.array([1.0, 0.1, 2.0]), shape=(20000,))
+    assert out.shape == (3, 20000)
+    np.testing.assert_allclose(out.asnumpy().mean(axis=1), [0, 10, -5], atol=0.05)
+    np.testing.assert_allclose(out.asnumpy().std(axis=1), [1, 0.1, 2], rtol=0.03)
+    lam = mx.nd.random.poisson(mx.nd.array([[1.0, 5.0]]), shape=4000).asnumpy()
+    assert lam.shape == (1, 2, 4000)
+    np.testing.assert_allclose(lam.mean(axis=-1), [[1, 5]], rtol=0.06)
+    e = mx.nd.random.exponential(mx.nd.array([0.5, 4.0]), shape=20000).asnumpy()  # scale
+    np.testing.assert_allclose(e.mean(axis=-1), [0.5, 4.0], rtol=0.05)
+
+
+def test_multinomial_and_shuffle():
+    mx.random.seed(11)
+    probs = mx.nd.array([[0.1, 0.6, 0.3], [1.0, 0.0, 0.0]])
+    idx, logp = mx.nd.random.multinomial(probs, shape=20000, get_prob=True)
+    assert idx.shape == (2, 20000) and idx.dtype == np.int32
+    freq = np.bincount(idx.asnumpy()[0], minlength=3) / 20000
+    np.testing.assert_allclose(freq, [0.1, 0.6, 0.3], atol=0.015)
+    assert (idx.asnumpy()[1] == 0).all()
+    np.testing.assert_allclose(logp.asnumpy()[0], np.log([0.1, 0.6, 0.3])[idx.asnumpy()[0]], rtol=1e-5)
+    x = mx.nd.array(np.arange(20, dtype=np.float32).reshape(10, 2))
+    y = mx.nd.random.shuffle(x).asnumpy()
+    assert sorted(y[:, 0].tolist()) == list(range(0, 20, 2)) and (y[:, 1] == y[:, 0] + 1).all()
+
+
+def test_seed_reproducibility_eager_and_symbolic():
+    mx.random.seed(123)
+    a = mx.nd.random.uniform(shape=(5,)).asnumpy()
+    b = mx.random.normal(shape=(5,)).asnumpy()
+    mx.random.seed(123)
+    np.testing.assert_array_equal(mx.nd.random.uniform(shape=(5,)).asnumpy(), a)
+    np.testing.assert_array_equal(mx.random.normal(shape=(5,)).asnumpy(), b)
+    sym = mx.sym.random.normal(shape=(0, 3)) * mx.sym.var("x") + mx.sym.random.uniform_like(
+        mx.sym.var("x"))
+    exe = sym.simple_bind(mx.cpu(), x=(4, 3))
+    exe.arg_dict["x"][:] = np.ones((4, 3), np.float32)
+    mx.random.seed(5)
+    first = exe.forward()[0].asnumpy()
+    second = exe.forward()[0].asnumpy()
+    assert first.shape == (4, 3) and not np.array_equal(first, second)  # a fresh key each run
+    mx.random.seed(5)
+    np.testing.assert_array_equal(exe.forward()[0].asnumpy(), first)
+
+
+def test_multinomial_log_prob_gradient():
+    """get_prob's output carries the REINFORCE gradient: d log p[k] / d p = 1/p[k] at k."""
+    sym = mx.sym.random.multinomial(mx.sym.var("p"), get_prob=True)[1]
+    exe = sym.simple_bind(mx.cpu(), p=(2, 3))
+    probs = np.array([[0.2, 0.5, 0.3], [0.6, 0.2, 0.2]], np.float32)
+    exe.arg_dict["p"][:] = probs
+    idx = exe.forward(is_train=True)[0]
+    exe.backward(mx.nd.ones((2,)))
+    grad = exe.grad_dict["p"].asnumpy()
+    chosen = np.argmax(grad != 0, axis=1)
+    np.testing.assert_allclose(grad[[0, 1], chosen], 1 / probs[[0, 1], chosen], rtol=1e-5)
+    np.testing.assert_allclose(idx.asnumpy(), np.log(probs[[0, 1], chosen]), rtol=1e-5)
