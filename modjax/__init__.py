@@ -22,3 +22,4 @@ from . import monitor as mon  # noqa: F401,E402
 from . import rnn  # noqa: F401,E402
 from . import recordio, image  # noqa: F401,E402
 from . import image as img  # noqa: F401,E402
+from . import operator  # noqa: F401,E402  (mx.operator: CustomOp, CustomOpProp, register)

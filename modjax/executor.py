@@ -237,6 +237,10 @@ class Executor:
     def debug_str(self) -> str:
         return self._symbol.debug_str()
 
+    def get_optimized_symbol(self) -> Any:
+        """The symbol as it runs (XLA optimizes the lowered program, not the graph)."""
+        return self._symbol
+
 
 def _zeros(shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
     return NDArray(jax.device_put(jnp.zeros(tuple(shape), normalize_dtype(dtype)), ctx.jax_device), ctx)

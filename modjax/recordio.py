@@ -448,7 +448,7 @@ def unpack_img(s: bytes, iscolor: int = -1) -> tuple[Any, np.ndarray]:
     img = decode_numpy(payload, flag=flag, to_rgb=False)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
-    return header, img
+    return header, np.array(img)  # a writable, contiguous copy like cv2's
 
 
 def pack_img(header: Any, img: np.ndarray, quality: int = 95, img_fmt: str = ".jpg") -> bytes:

@@ -119,9 +119,7 @@ class DefaultAugmenter:
                         x = int(rng.integers(0, x, endpoint=True))
                     else:
                         y, x = y // 2, x // 2
-                    if (rows, cols) != (dh, dw):
-                        src = src.crop((x, y, x + dw, y + dh))
-                    return pil_to_numpy(src)
+                    return pil_to_numpy(src)[y:y + dh, x:x + dw]
             src = pil_to_numpy(src)
         res = src
         if p.resize != -1:

@@ -349,5 +349,22 @@ class BucketingModule(BaseModule):
         mod.params_initialized = True
         return mod
 
+    @staticmethod
+    def load_dict(sym_dict: dict | None = None, sym_gen: Callable | None = None,
+                  default_bucket_key: Any = None, arg_params: dict | None = None,
+                  aux_params: dict | None = None, **kwargs: Any) -> "BucketingModule":
+        """An unbound BucketingModule from in-memory symbols and parameters."""
+        if sym_dict is None or sym_gen is None or default_bucket_key is None or arg_params is None \
+                or aux_params is None:
+            raise MXNetError("BucketingModule.load_dict needs sym_dict, sym_gen, default_bucket_key, "
+                             "arg_params and aux_params")
+        if default_bucket_key not in sym_dict:
+            raise MXNetError(f"load_dict: default_bucket_key {default_bucket_key!r} is not in sym_dict "
+                             f"{sorted(sym_dict)}")
+        mod = BucketingModule(sym_gen, default_bucket_key, **kwargs)
+        mod._loaded_params = (arg_params, aux_params)
+        mod.params_initialized = True
+        return mod
+
     def borrow_optimizer(self, shared_module: Any) -> None:
         raise MXNetError("BucketingModule.borrow_optimizer is not supported")

@@ -9,3 +9,7 @@ from .nd_functions import install as _install_helpers
 _install_helpers(globals())
 
 _install(globals())
+
+from ..ops.fluent import install_fluent as _install_fluent  # noqa: E402
+
+_install_fluent(NDArray, invoke)

@@ -336,6 +336,34 @@ class NDArray:
     def tolist(self) -> list:
         return self.asnumpy().tolist()
 
+    def detach(self) -> "NDArray":
+        return NDArray(self._data, self._ctx)
+
+    @property
+    def grad(self) -> None:
+        """Gradients come from Executors and Modules, not from autograd: always None."""
+        return None
+
+    def backward(self, out_grad: Any = None, retain_graph: bool = False, train_mode: bool = True) -> None:
+        raise MXNetError("NDArray.backward (autograd) is not part of modjax's Module API; use an "
+                         "Executor (Symbol.simple_bind) to compute gradients")
+
+    def tostype(self, stype: str) -> "NDArray":
+        if stype != "default":
+            raise MXNetError(f"sparse storage type '{stype}' is not supported: modjax arrays are dense")
+        return self
+
+    def as_nd_ndarray(self) -> "NDArray":
+        return self
+
+    def as_np_ndarray(self) -> Any:
+        return self._data
+
+    def to_dlpack_for_read(self) -> Any:
+        return jax.dlpack.to_dlpack(self._data) if hasattr(jax.dlpack, "to_dlpack") else self._data.__dlpack__()
+
+    to_dlpack_for_write = to_dlpack_for_read
+
 
 def _reduce_method(x: NDArray, fn: Callable, axis: Any, keepdims: bool) -> NDArray:
     out = fn(x._data, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)

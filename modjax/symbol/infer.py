@@ -222,7 +222,7 @@ def infer_shape(sym: Any, args: Sequence[Any], kwargs: dict[str, Any], partial: 
     return arg_shapes, out_shapes, aux_shapes
 
 
-def infer_type(sym: Any, args: Sequence[Any], kwargs: dict[str, Any]):
+def infer_type(sym: Any, args: Sequence[Any], kwargs: dict[str, Any], partial: bool = False):
     """MXNet's ``Symbol.infer_type``: (arg_types, out_types, aux_types) as numpy type objects."""
     inputs, arg_nodes, aux_nodes = sym._variable_roles()
     seeds = {id(n): _var_dtype(n) for n in inputs if _var_dtype(n) is not None}
@@ -237,6 +237,6 @@ def infer_type(sym: Any, args: Sequence[Any], kwargs: dict[str, Any]):
     arg_t = [get((id(n), 0)) for n in arg_nodes]
     aux_t = [get((id(n), 0)) for n in aux_nodes]
     out_t = [get((id(n), i)) for n, i in sym._heads]
-    if any(t is None for t in arg_t + aux_t + out_t):
+    if not partial and any(t is None for t in arg_t + aux_t + out_t):
         return None, None, None
     return arg_t, out_t, aux_t

@@ -294,6 +294,38 @@ class Symbol:
     def __imul__(self, o: Any): raise NotImplementedForSymbol(self.__imul__, "*=")
     def __itruediv__(self, o: Any): raise NotImplementedForSymbol(self.__itruediv__, "/=")
 
+    # -- NDArray-only methods MXNet's Symbol also carries ---------------------------------------
+    def asnumpy(self) -> Any: raise NotImplementedForSymbol(self.asnumpy, "asnumpy")
+    def asscalar(self) -> Any: raise NotImplementedForSymbol(self.asscalar, "asscalar")
+    def as_in_context(self, *a: Any) -> Any: raise NotImplementedForSymbol(self.as_in_context, "as_in_context")
+    def wait_to_read(self) -> Any: raise NotImplementedForSymbol(self.wait_to_read, "wait_to_read")
+    def backward(self, *a: Any, **k: Any) -> Any: raise NotImplementedForSymbol(self.backward, "backward")
+    def detach(self) -> Any: raise NotImplementedForSymbol(self.detach, "detach")
+    def as_np_ndarray(self) -> Any: raise NotImplementedForSymbol(self.as_np_ndarray, "as_np_ndarray")
+
+    def as_nd_ndarray(self) -> "Symbol":
+        return self
+
+    def copy(self) -> "Symbol":
+        return self.__copy__()
+
+    def infer_type_partial(self, *args: Any, **kwargs: Any):
+        """Like ``infer_type``, with None for what stays unknown."""
+        from .infer import infer_type
+        return infer_type(self, args, kwargs, partial=True)
+
+    def gradient(self, wrt: Any) -> Any:
+        raise MXNetError("Symbol.gradient is deprecated in MXNet and not provided; bind the symbol "
+                         "and call Executor.backward")
+
+    def optimize_for(self, backend: str, *args: Any, **kwargs: Any) -> "Symbol":
+        """MXNet's subgraph backends (MKLDNN, TensorRT) do not apply: XLA optimizes the whole
+        graph; returns the symbol unchanged."""
+        return self
+
+    def get_backend_symbol(self, backend: str) -> "Symbol":
+        return self
+
     def __getattr__(self, name: str) -> Any:
         """Fluent methods: ``sym.reshape(...)``, ``sym.sum(axis=1)`` call ``mx.sym.<op>(sym, ...)``."""
         if name.startswith("_"):

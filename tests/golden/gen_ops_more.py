@@ -52,9 +52,10 @@ case("take_modes", group(
      "a2": N(2, 3), "i2": A([2.0, 0.0, 2.0]),
      "a3": N(4, 2), "i3": A([3.0, 1.0, 1.0]),
      "a4": N(2, 3, 4), "i4": A([[-5.0, 9.0], [3.0, -0.5]])})
+# MXNet registers no gradient for batch_take; on N-D data (N > 2) it reads out of bounds
 case("batch_take", group("mx.sym.batch_take(V('a'), V('i'))", "mx.sym.batch_take(V('b'), V('j'))"),
-     {"a": N(3, 4), "i": A([0, 3, -1], np.int32), "b": N(2, 3, 4), "j": A([0, 7, 2, 1, 3, 3], np.int32)},
-     backward=False)  # MXNet registers no gradient for batch_take
+     {"a": N(3, 4), "i": A([0, 3, -1], np.int32), "b": N(2, 5), "j": A([7, 2], np.int32)},
+     backward=False)
 case("pick_modes", group(
     "mx.sym.pick(V('d0'), V('i0'))",
     "mx.sym.pick(V('d1'), V('i1'), axis=0, keepdims=True)",
