@@ -104,7 +104,7 @@ def test_names_shapes_and_json():
     assert sym.list_outputs() == ["softmax_output"]
     args, outs, aux = sym.infer_shape(data=(5, 2))
     assert args == [(5, 2), (3, 2), (3,), (5,)] and outs == [(5, 3)] and aux == []
-    assert sym.infer_type(data=np.float32)[1] == [np.float32]
+    assert sym.infer_type(data=np.float32, softmax_label=np.float32)[1] == [np.float32]
     node = json.loads(sym.tojson())["nodes"][-1]
     assert node["op"] == "Custom" and node["attrs"] == {"op_type": "test_softmax"}
     again = mx.sym.load_json(sym.tojson())
@@ -195,5 +195,13 @@ def test_errors(caplog):
     with caplog.at_level(logging.WARNING):
         mx.operator.register("later_op")(ScaleProp)
     assert "overriding" in caplog.text
-    with pytest.raises(mx.MXNetError, match="infer_shape failed"):
-        mx.sym.Custom(mx.sym.var("d"), op_type="test_softmax").infer_shape(d=(4,))
+
+    @mx.operator.register("test_picky")
+    class PickyProp(mx.operator.CustomOpProp):
+        def infer_shape(self, in_shape):
+            if len(in_shape[0]) != 2:
+                raise ValueError("data must be 2-D")
+            return in_shape, in_shape, []
+
+    with pytest.raises(mx.MXNetError, match="infer_shape failed.*data must be 2-D"):
+        mx.sym.Custom(mx.sym.var("d"), op_type="test_picky").infer_shape(d=(4,))
