@@ -1,5 +1,6 @@
 """modjax: MXNet 1.x's Symbol and Module API on JAX. Use it as ``import modjax as mx``."""
 from . import config  # noqa: F401  (first: the compilation cache must be set before any compile)
+from . import distributed  # noqa: F401  (second: joins a launched job before JAX's first computation)
 from . import base  # noqa: F401
 from .base import MXNetError  # noqa: F401
 from .context import Context, cpu, gpu, tpu, cpu_pinned, current_context, num_gpus  # noqa: F401
@@ -23,3 +24,5 @@ from . import rnn  # noqa: F401,E402
 from . import recordio, image  # noqa: F401,E402
 from . import image as img  # noqa: F401,E402
 from . import operator  # noqa: F401,E402  (mx.operator: CustomOp, CustomOpProp, register)
+from . import kvstore  # noqa: F401,E402
+from . import kvstore as kv  # noqa: F401,E402

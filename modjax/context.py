@@ -63,8 +63,8 @@ class Context:
     def jax_device(self) -> jax.Device:
         """The JAX device this context names; a clear error if the machine has none such."""
         platform = _JAX_PLATFORM[self.device_type]
-        try:
-            devices = jax.devices(platform)
+        try:  # this process's devices (in a multi-process job, jax.devices() spans every process)
+            devices = jax.local_devices(backend=platform)
         except RuntimeError:
             devices = []
         if self.device_id >= len(devices) or self.device_id < 0:
@@ -102,7 +102,7 @@ def current_context() -> Context:
 
 def _count(platform: str) -> int:
     try:
-        return len(jax.devices(platform))
+        return len(jax.local_devices(backend=platform))
     except RuntimeError:
         return 0
 
@@ -121,5 +121,5 @@ def context_of_device(device: jax.Device) -> Context:
     kind = "gpu" if platform in ("gpu", "cuda", "rocm") else platform
     if kind not in Context.devstr2type:
         kind = "cpu"
-    same = [d for d in jax.devices(device.platform)]
+    same = [d for d in jax.local_devices(backend=device.platform)]
     return Context(kind, same.index(device) if device in same else 0)

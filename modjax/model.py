@@ -44,12 +44,17 @@ def split_params(loaded: dict[str, NDArray], source: str) -> tuple[dict, dict]:
 
 def save_checkpoint(prefix: str, epoch: int, symbol: Any, arg_params: dict[str, Any],
                     aux_params: dict[str, Any], remove_amp_cast: bool = True) -> None:
-    """Write ``prefix-symbol.json`` and ``prefix-%04d.params``, each atomically."""
-    if symbol is not None:
-        symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
-    param_name = "%s-%04d.params" % (prefix, epoch)
-    nd_io.save(param_name, params_dict(arg_params, aux_params))
-    logging.info('Saved checkpoint to "%s"', param_name)
+    """Write ``prefix-symbol.json`` and ``prefix-%04d.params``, each atomically (in a
+    multi-process job, process 0 writes and every process waits for it)."""
+    from . import distributed
+    with distributed.single_writer() as write:
+        if not write:
+            return
+        if symbol is not None:
+            symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
+        param_name = "%s-%04d.params" % (prefix, epoch)
+        nd_io.save(param_name, params_dict(arg_params, aux_params))
+        logging.info('Saved checkpoint to "%s"', param_name)
 
 
 def load_params(prefix: str, epoch: int) -> tuple[dict, dict]:

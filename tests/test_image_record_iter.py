@@ -51,7 +51,8 @@ def epoch(it):
     return out
 
 
-CONFIGS = ["plain", "norm", "resize", "uint8", "int8", "gray", "noround", "multi", "imglist", "idx"]
+CONFIGS = ["plain", "norm", "resize", "uint8", "int8", "gray", "noround", "multi", "imglist", "idx",
+           "rotate", "pad", "cropsize", "imgsize"]
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -82,7 +83,9 @@ def test_matches_mxnet(name, gold, meta):
                 data = b.data[0].asnumpy()
                 ref = gold[f"irec/{name}/0/{j}"]
                 assert data.dtype == ref.dtype and data.shape == ref.shape
-                assert np.abs(data.astype(np.float64) - ref).max() <= tol
+                diff = np.abs(data.astype(np.float64) - ref)
+                # warpAffine's fixed-point bilinear weights differ from Pillow's by a few units
+                assert diff.max() <= {"rotate": 3, "imgsize": 2}.get(name, tol)
     it.close()
 
 

@@ -187,8 +187,8 @@ def test_seed_reproducibility_eager_and_symbolic():
     mx.random.seed(123)
     np.testing.assert_array_equal(mx.nd.random.uniform(shape=(5,)).asnumpy(), a)
     np.testing.assert_array_equal(mx.random.normal(shape=(5,)).asnumpy(), b)
-    sym = mx.sym.random.normal(shape=(0, 3)) * mx.sym.var("x") + mx.sym.random.uniform_like(
-        mx.sym.var("x"))
+    x = mx.sym.var("x")
+    sym = mx.sym.random.normal(shape=(0, 3)) * x + mx.sym.random.uniform_like(x)
     exe = sym.simple_bind(mx.cpu(), x=(4, 3))
     exe.arg_dict["x"][:] = np.ones((4, 3), np.float32)
     mx.random.seed(5)

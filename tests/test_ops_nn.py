@@ -114,6 +114,17 @@ def test_selu_gradient_is_the_true_derivative():
     np.testing.assert_allclose(grads["x"][0, 1], 0.2379, atol=1e-4)  # MXNet gives 0.1609 here
 
 
+def test_softmax_activation_instance_gradient_on_3d_data():
+    """Instance mode takes the softmax over the last axis; its gradient is that softmax's
+    (MXNet 1.9.1 sums over axis 1 instead; docs/differences.md)."""
+    rng = np.random.RandomState(2)
+    x, g = rng.randn(2, 3, 4).astype(np.float32), rng.randn(2, 3, 4).astype(np.float32)
+    (y,), grads = _grads(mx.sym.SoftmaxActivation(mx.sym.var("x")), {"x": x}, [mx.nd.array(g)])
+    np.testing.assert_allclose(y.sum(-1), 1, rtol=1e-6)
+    np.testing.assert_allclose(grads["x"], y * (g - (g * y).sum(-1, keepdims=True)), rtol=1e-5,
+                               atol=1e-7)
+
+
 def test_rrelu_training_statistics():
     """Training draws a slope per element in [lower, upper] (the visible mask output); the
     gradient below 0 is that slope. MXNet 1.9.1 crashes here, so this checks the definition."""

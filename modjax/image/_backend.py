@@ -69,6 +69,28 @@ def _jpeg_layout(buf: Any) -> tuple[int, int, int] | None:
     return None
 
 
+def _rgb_rawmode() -> str:
+    """``'RGBX'`` when Pillow's libjpeg(-turbo) can write 4-byte pixels itself (~7% faster than
+    unpacking 3-byte ones; the same pixels), else ``'RGB'``."""
+    try:
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8), (10, 200, 30)).save(buf, format="JPEG")
+        data = buf.getvalue()
+        decoder = Image._getdecoder("RGB", "jpeg", ("RGBX", ""))
+        core = Image.core.new("RGB", (8, 8))
+        decoder.setimage(core, (0, 0, 8, 8))
+        n, err = decoder.decode(data)
+        decoder.cleanup()
+        img = np.asarray(Image.Image()._new(core))
+        ok = n < 0 and err >= 0 and abs(int(img[4, 4, 1]) - 200) < 8
+        return "RGBX" if ok else "RGB"
+    except Exception:  # noqa: BLE001 - any trouble: the plain path
+        return "RGB"
+
+
+_RGB_RAW = _rgb_rawmode()
+
+
 def _decode_jpeg_direct(buf: bytes) -> Any:
     """Decode a plain JPEG with Pillow's libjpeg decoder without ``Image.open``'s marker parsing
     in Python (the same decoder and settings, so the same pixels). None when not applicable."""
@@ -78,7 +100,7 @@ def _decode_jpeg_direct(buf: bytes) -> Any:
     w, h, comps = layout
     mode = "RGB" if comps == 3 else "L"
     try:
-        decoder = Image._getdecoder(mode, "jpeg", (mode, ""))
+        decoder = Image._getdecoder(mode, "jpeg", (_RGB_RAW if comps == 3 else "L", ""))
         core = Image.core.new(mode, (w, h))
         decoder.setimage(core, (0, 0, w, h))
         data = bytes(buf)

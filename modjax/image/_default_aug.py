@@ -18,15 +18,69 @@ from typing import Any
 import numpy as np
 
 from ..base import MXNetError
-from ._backend import Image, get_interp_method, pil_to_numpy, resize_numpy
+from ._backend import _AFFINE, Image, get_interp_method, pil_to_numpy, resize_numpy
 
-__all__ = ["DefaultAugParams", "DefaultAugmenter"]
+__all__ = ["DefaultAugParams", "DefaultAugmenter", "ImageRandom"]
 
 _AFFINE_FILTERS = {0: 0, 1: 2, 2: 3, 3: 2, 4: 3}  # OpenCV code -> Pillow transform filter
 _PCA_EIGVEC = (np.array([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140],
                          [-0.5836, -0.6948, 0.4203]], np.float32)
                * np.array([55.46, 4.794, 1.148], np.float32)[None, :])
 _MX_GRAY = np.array([0.114, 0.587, 0.299], np.float32)  # MXNet's jitter gray on RGB data
+
+
+class ImageRandom:
+    """The random draws of one image: uniforms pre-drawn per batch (one row per image), then a
+    numpy Generator seeded from that row if an image needs more. Cheap to create (a numpy
+    Generator per image costs ~20 us of CPU) and independent of which thread runs the image.
+    Offers the few Generator methods the augmenter uses."""
+
+    __slots__ = ("_u", "_i", "_gen")
+
+    def __init__(self, row: np.ndarray):
+        self._u = row.tolist()
+        self._i = 0
+        self._gen: np.random.Generator | None = None
+
+    def _more(self) -> np.random.Generator:
+        if self._gen is None:
+            self._gen = np.random.default_rng([int(v * 2 ** 53) for v in self._u[:4]])
+        return self._gen
+
+    def random(self) -> float:
+        """A uniform float in [0, 1)."""
+        if self._i < len(self._u):
+            self._i += 1
+            return self._u[self._i - 1]
+        return float(self._more().random())
+
+    def integers(self, low: int, high: int | None = None, endpoint: bool = False) -> int:
+        """A uniform int in [low, high) (or [low, high] with ``endpoint``)."""
+        if high is None:
+            low, high = 0, low
+        n = int(high) - int(low) + (1 if endpoint else 0)
+        if n <= 0:
+            raise ValueError("integers: empty range")
+        return int(low) + min(int(self.random() * n), n - 1)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0) -> float:
+        """A uniform float in [low, high)."""
+        return low + (high - low) * self.random()
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: int | None = None) -> Any:
+        """Normal draws (Box-Muller on two uniforms each)."""
+        def one() -> float:
+            u1, u2 = 1.0 - self.random(), self.random()
+            return loc + scale * math.sqrt(-2.0 * math.log(u1)) * math.cos(2 * math.pi * u2)
+        return one() if size is None else np.array([one() for _ in range(size)])
+
+    def permutation(self, n: int) -> list[int]:
+        """A uniform random permutation of range(n) (Fisher-Yates)."""
+        order = list(range(n))
+        for i in range(n - 1, 0, -1):
+            j = self.integers(0, i, endpoint=True)
+            order[i], order[j] = order[j], order[i]
+        return order
 
 
 class DefaultAugParams:
@@ -181,8 +235,12 @@ class DefaultAugmenter:
         shift = inv[:, 2] + 0.5 - 0.5 * (inv[:, 0] + inv[:, 1])
         data = (inv[0, 0], inv[0, 1], shift[0], inv[1, 0], inv[1, 1], shift[1])
         fill = tuple([p.fill_value] * res.shape[2]) if res.shape[2] > 1 else p.fill_value
+        # OpenCV's constant border takes part in the interpolation; a 2-pixel frame of the fill
+        # value gives Pillow's resampling the same neighbours at the image's edges
+        res = _pad(np.ascontiguousarray(res), 2, p.fill_value)
+        data = (data[0], data[1], data[2] + 2, data[3], data[4], data[5] + 2)
         pil = Image.fromarray(res[:, :, 0] if res.shape[2] == 1 else res)
-        out = np.asarray(pil.transform((out_w, out_h), Image.AFFINE, data,
+        out = np.asarray(pil.transform((out_w, out_h), _AFFINE, data,
                                        resample=_AFFINE_FILTERS[interp], fillcolor=fill))
         return out[:, :, None] if out.ndim == 2 else out
 

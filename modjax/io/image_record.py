@@ -39,6 +39,7 @@ from ..base import MXNetError
 from ..context import cpu
 from ..ndarray.ndarray import array as nd_array
 from ..image._backend import decode_pil
+from ..image._default_aug import ImageRandom
 from ..recordio import read_record_at, unpack
 from .io import DataBatch, DataDesc, DataIter
 from .native import _MT19937, _uniform_int, _parse_bool, _parse_shape
@@ -46,6 +47,7 @@ from .native import _MT19937, _uniform_int, _parse_bool, _parse_shape
 __all__ = ["ImageRecordIter", "ImageRecordUInt8Iter"]
 
 _RAND_MAGIC = 111
+_UNIFORMS_PER_IMAGE = 16
 _WAIT_S = 0.5
 
 
@@ -128,6 +130,7 @@ class _Job:
         self.future: Future = Future()
         self.failed = False
         self.planner_state: tuple | None = None
+        self.uniforms: np.ndarray | None = None  # (batch, K) pre-drawn per-image randomness
 
 
 class _Worker:
@@ -201,7 +204,7 @@ class _Worker:
                              f"channels, got {len(img.getbands())}")
         job.label[i] = self._label(header, key)
         job.index[i] = header.id
-        rng = np.random.default_rng([self.aug_seed, job.serial + i]) if self.needs_rng else None
+        rng = ImageRandom(job.uniforms[i]) if job.uniforms is not None else None
         try:
             img = self.aug(img, rng)
         except MXNetError as err:
@@ -252,12 +255,11 @@ class _Worker:
             bias = (illum / nm["std"]).astype(np.float32)[:, None, None]
         else:
             mult, bias = self._mult, None
+        out[...] = chw  # cast first: a float32 subtract is faster than a mixed-type one
         if self._mean is not None:
-            np.subtract(chw, self._mean, out=out)
-        else:
-            out[...] = chw
+            out -= self._mean
         if mult is not None:
-            np.multiply(out, mult, out=out)
+            out *= mult
         if bias is not None and bias.any():
             np.add(out, bias, out=out)
 
@@ -499,6 +501,9 @@ class ImageRecordIter(DataIter):
         items = list(items)
         nchunks = max(1, min(self._nthreads, len(items)))
         job = _Job(items, pad, data, label, self._planner.serial, nchunks)
+        if self._worker.needs_rng:  # one Generator per batch, rows follow the image stream
+            job.uniforms = np.random.default_rng([self._worker.aug_seed, job.serial]).random(
+                (len(items), _UNIFORMS_PER_IMAGE))
         entry[3] = weakref.ref(job)
         self._planner.serial += len(items)
         job.planner_state = self._planner.snapshot()

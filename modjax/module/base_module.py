@@ -248,8 +248,11 @@ class BaseModule:
     def save_params(self, fname: str) -> None:
         from ..model import params_dict
         from ..ndarray.io import save
+        from .. import distributed
         arg_params, aux_params = self.get_params()
-        save(fname, params_dict(arg_params, aux_params))
+        with distributed.single_writer() as write:  # process 0 only, in a multi-process job
+            if write:
+                save(fname, params_dict(arg_params, aux_params))
 
     def load_params(self, fname: str) -> None:
         from ..model import split_params

@@ -55,11 +55,12 @@ class BindingMixin:
 
     def _set_shapes(self, data_descs: list, label_descs: list | None) -> None:
         """Infer every shape from input descriptors; clear error naming the input if they misfit."""
-        shapes = {d.name: tuple(d.shape) for d in data_descs}
+        place = self._placement  # in a multi-process job the programs see global shapes
+        shapes = {d.name: place.global_shape(d.shape, _batch_axis(d)) for d in data_descs}
         types = {d.name: normalize_dtype(d.dtype) for d in data_descs}
         for d in label_descs or []:
             if d.name in self._symbol.list_arguments():
-                shapes[d.name] = tuple(d.shape)
+                shapes[d.name] = place.global_shape(d.shape, _batch_axis(d))
                 types[d.name] = normalize_dtype(d.dtype)
         try:
             arg_shapes, out_shapes, aux_shapes = self._symbol.infer_shape(**shapes)
@@ -87,7 +88,7 @@ class BindingMixin:
         self._data_shapes, self._label_shapes = data_descs, label_descs
         self._inputs_key = tuple(sorted((n, tuple(s), str(self._input_types[n]))
                                         for n, s in self._input_shapes.items()))
-        batch = data_descs[0].shape[_batch_axis(data_descs[0])] if data_descs else 0
+        batch = shapes[data_descs[0].name][_batch_axis(data_descs[0])] if data_descs else 0
         self._batch_axes = {d.name: _batch_axis(d) for d in data_descs + (label_descs or [])}
         for name, shape in self._input_shapes.items():
             if name not in self._batch_axes:  # states, and labels bound without descriptors
@@ -96,7 +97,33 @@ class BindingMixin:
             cur = self._inputs.get(name)
             if cur is None or tuple(cur.shape) != tuple(shape):
                 self._inputs[name] = self._placement.put_batch(
-                    jnp.zeros(shape, self._input_types[name]), self._batch_axes[name])
+                    jnp.zeros(self._local_input_shape(name), self._input_types[name]),
+                    self._batch_axes[name])
+
+    def _local_input_shape(self, name: str) -> tuple[int, ...]:
+        """An input's shape as this process feeds it (its share of the global batch)."""
+        shape, axis = tuple(self._input_shapes[name]), self._batch_axes[name]
+        if not self._placement.multi_process or axis < 0:
+            return shape
+        n_proc = len({d.process_index for d in self._placement.devices})
+        return shape[:axis] + (shape[axis] // n_proc,) + shape[axis + 1:]
+
+    def _check_processes_agree(self, what: str) -> None:
+        """A multi-process job must run one model: compare the graph (its structure and
+        variable names; auto-generated op names may differ) and every shape and dtype."""
+        import json
+        from .. import distributed
+        graph = json.loads(self._symbol.tojson())
+        for node in graph.get("nodes", []):
+            if node.get("op") != "null":
+                node.pop("name", None)
+        shapes = [(n, tuple(s), str(t)) for table, types in (
+            (self._param_shapes, self._param_types), (self._aux_shapes, self._aux_types),
+            (self._input_shapes, self._input_types)) for n, s in sorted(table.items())
+            for t in [types[n]]]
+        distributed.check_agreement(what, symbol=json.dumps(graph, sort_keys=True),
+                                    shapes=repr(shapes),
+                                    devices=str(len(self._placement.local_devices)))
 
 
 def _batch_axis(desc: Any) -> int:

@@ -314,10 +314,18 @@ class BucketingModule(BaseModule):
     # -- checkpoints ---------------------------------------------------------------------------
     def save_checkpoint(self, prefix: str, epoch: int, remove_amp_cast: bool = False) -> None:
         """``prefix-%04d.params``, ``prefix-<key>-symbol.json`` per bucket, ``prefix.buckets``."""
-        from ..ndarray import io as nd_io
-        from ..ndarray.ndarray import array
+        from .. import distributed
         if not self._buckets:
             raise MXNetError("save_checkpoint: no bucket is bound yet")
+        if distributed.process_count() > 1:
+            self.get_params()  # finish pending steps everywhere before process 0 writes alone
+        with distributed.single_writer() as write:  # process 0 only, in a multi-process job
+            if write:
+                self._save_checkpoint_files(prefix, epoch, remove_amp_cast)
+
+    def _save_checkpoint_files(self, prefix: str, epoch: int, remove_amp_cast: bool) -> None:
+        from ..ndarray import io as nd_io
+        from ..ndarray.ndarray import array
         self.save_params("%s-%04d.params" % (prefix, epoch))
         keys = list(self._buckets)
         for key in keys:

@@ -13,15 +13,22 @@ class CheckpointMixin:
 
     def save_checkpoint(self, prefix: str, epoch: int, save_optimizer_states: bool = False,
                         remove_amp_cast: bool = True) -> None:
-        """``prefix-symbol.json``, ``prefix-%04d.params`` and optionally ``prefix-%04d.states``."""
-        self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
-        param_name = "%s-%04d.params" % (prefix, epoch)
-        self.save_params(param_name)
-        logging.info('Saved checkpoint to "%s"', param_name)
-        if save_optimizer_states:
-            state_name = "%s-%04d.states" % (prefix, epoch)
-            self.save_optimizer_states(state_name)
-            logging.info('Saved optimizer state to "%s"', state_name)
+        """``prefix-symbol.json``, ``prefix-%04d.params`` and optionally ``prefix-%04d.states``
+        (in a multi-process job, written by process 0 only)."""
+        from .. import distributed
+        if distributed.process_count() > 1:
+            self.get_params()  # finish pending steps everywhere before process 0 writes alone
+        with distributed.single_writer() as write:
+            if not write:
+                return
+            self._symbol.save(f"{prefix}-symbol.json", remove_amp_cast=remove_amp_cast)
+            param_name = "%s-%04d.params" % (prefix, epoch)
+            self.save_params(param_name)
+            logging.info('Saved checkpoint to "%s"', param_name)
+            if save_optimizer_states:
+                state_name = "%s-%04d.states" % (prefix, epoch)
+                self.save_optimizer_states(state_name)
+                logging.info('Saved optimizer state to "%s"', state_name)
 
     @staticmethod
     def load(prefix: str, epoch: int, load_optimizer_states: bool = False, **kwargs: Any) -> Any:
@@ -37,8 +44,11 @@ class CheckpointMixin:
         return mod
 
     def save_optimizer_states(self, fname: str) -> None:
+        from .. import distributed
         self._require(optimizer=True, what="save_optimizer_states")
-        self._state.save_optimizer_states(fname)
+        with distributed.single_writer() as write:
+            if write:
+                self._state.save_optimizer_states(fname)
 
     def load_optimizer_states(self, fname: str, allow_pickle: bool = False) -> None:
         self._require(optimizer=True, what="load_optimizer_states")

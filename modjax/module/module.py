@@ -15,9 +15,11 @@ from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..base import MXNetError, ShapeError
-from ..context import Context, cpu
+from .. import distributed
+from ..context import Context, context_of_device, cpu
 from ..ndarray.ndarray import NDArray
 from ..random import next_key
 from ..symbol.lower import LoweredGraph
@@ -52,8 +54,16 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
             raise MXNetError(f"Module: an uneven work_load_list {list(work_load_list)} is not "
                              "supported: the batch is split evenly over the contexts (one SPMD "
                              "program); give equal loads or none")
+        devices = [c.jax_device for c in contexts]
+        if distributed.process_count() > 1:  # a job: the mesh spans every process's devices
+            devices = distributed.mesh_devices(None if context is None else devices)
+            if context is None:
+                contexts = [context_of_device(d) for d in devices if d.process_index ==
+                            jax.process_index()]
         self._context = contexts
-        self._placement = Placement([c.jax_device for c in contexts])
+        self._placement = Placement(devices)
+        self._kvstore: Any = None
+        self._replicate: Any = None
         self._inflight: collections.deque = collections.deque()
         self._symbol = symbol
         self._data_names = list(data_names or [])
@@ -152,6 +162,8 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
                              "label_shapes were given; pass label_shapes (e.g. "
                              "train_iter.provide_label)")
         self._set_shapes(data_descs, label_descs)
+        if self._placement.multi_process:
+            self._check_processes_agree("bind")
         if shared_module is not None:
             if not (shared_module.binded and shared_module.params_initialized):
                 raise MXNetError("bind: shared_module must be bound and initialized")
@@ -278,7 +290,10 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
             self.logger.warning("optimizer already initialized, ignoring...")
             return
         self._materialize()
-        rescale = 1.0 / self._batch_size
+        from .. import kvstore as kvs
+        self._kvstore, num_workers = kvs.for_module(kvstore, self._placement.multi_process,
+                                                    self.logger)
+        rescale = 1.0 / (self._batch_size * num_workers)
         idx2name = dict(enumerate(self._param_names))
         if isinstance(optimizer, str):
             params = dict(optimizer_params)
@@ -294,6 +309,8 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
         else:
             raise MXNetError(f"init_optimizer: optimizer must be a name or an mx.optimizer.Optimizer, "
                              f"got {type(optimizer).__name__}")
+        if self._placement.multi_process:  # as MXNet's kvstore.init: process 0's values
+            self._state.broadcast_from_first()
         self._state.init_optimizer(optimizer, self._trainable, self._param_names)
         self.optimizer_initialized = True
         if self._preload_opt_states is not None:
@@ -344,9 +361,10 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
         want = self._input_types[name]
         if x.dtype != want:
             x = x.astype(want)
-        if tuple(x.shape) != tuple(self._input_shapes[name]):
+        if self._placement.global_shape(x.shape, self._batch_axes[name]) != \
+                tuple(self._input_shapes[name]):
             raise ShapeError(f"forward: input '{name}' has shape {tuple(x.shape)}, expected "
-                             f"{tuple(self._input_shapes[name])}")
+                             f"{self._local_input_shape(name)}")
         return self._placement.put_batch(x, self._batch_axes[name])
 
     def forward(self, data_batch: Any, is_train: bool | None = None) -> None:
@@ -511,7 +529,7 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
             raise ModuleStateError("get_outputs: no outputs yet; call forward() first")
         self._materialize()
         if merge_multi_context:
-            return [NDArray(o, self._context[0]) for o in self._outputs]
+            return [self._local_ndarray(o) for o in self._outputs]
         return [[NDArray(part, ctx) for part, ctx in zip(self._placement.per_device(o), self._context)]
                 for o in self._outputs]
 
@@ -524,18 +542,41 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
         self._materialize()
         grads = [self._grads[d.name] for d in self._data_shapes]
         if merge_multi_context:
-            return [NDArray(g, self._context[0]) for g in grads]
+            return [self._local_ndarray(g) for g in grads]
         return [[NDArray(part, ctx) for part, ctx in zip(self._placement.per_device(g), self._context)]
                 for g in grads]
+
+    def _local_ndarray(self, x: jax.Array, batch_axis: int = 0) -> NDArray:
+        """An output/gradient as an NDArray: in a multi-process job, this process's share."""
+        if self._placement.multi_process:
+            x = jnp.asarray(self._placement.local_part(x, batch_axis) if batch_axis >= 0
+                            else np.asarray(x.addressable_data(0)))
+        return NDArray(x, self._context[0])
+
+    def _gather_for_metric(self, labels: dict) -> tuple[dict, list]:
+        """Multi-process: the global batch's labels and outputs, replicated on every process, so
+        each process's metric covers every process's data (as one process training alone)."""
+        self._materialize()
+        place = self._placement
+        names = list(labels)
+        arrays = [place.put_batch(np.asarray(labels[n]._data if isinstance(labels[n], NDArray)
+                                             else labels[n]), self._batch_axes.get(n, 0))
+                  for n in names] + list(self._outputs)
+        if self._replicate is None:
+            self._replicate = jax.jit(lambda xs: xs, out_shardings=place.replicated)
+        full = [NDArray(a.addressable_data(0), self._context[0]) for a in self._replicate(arrays)]
+        return dict(zip(names, full[:len(names)])), full[len(names):]
 
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
         """``eval_metric.update_dict({label name: label}, {output name: output})``."""
         labels = _as_list(labels[0] if pre_sliced and labels and isinstance(labels[0], list) else labels)
-        outputs = self.get_outputs()
+        outputs = self.get_outputs() if not self._placement.multi_process else None
         label_names = [d.name for d in self._label_shapes] if self._label_shapes else self._label_names
         # snapshots (fresh NDArrays over immutable buffers), so the update may be deferred safely
         labels = {n: NDArray(x._data, x._ctx) if isinstance(x, NDArray) else x
                   for n, x in zip(label_names, labels)}
+        if self._placement.multi_process:
+            labels, outputs = self._gather_for_metric(labels)
         preds = dict(zip(self._output_names, outputs))
         defer = getattr(eval_metric, "_defer_update_dict", None)
         if defer is not None:
@@ -546,7 +587,7 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
     # -- states, monitor, checkpoints ---------------------------------------------------------
     def get_states(self, merge_multi_context: bool = True) -> list:
         self._require(binded=True, params=True, what="get_states")
-        states = [NDArray(self._inputs[n], self._context[0]) for n in self._state_names]
+        states = [self._local_ndarray(self._inputs[n], self._batch_axes[n]) for n in self._state_names]
         return states if merge_multi_context else [[s] for s in states]
 
     def set_states(self, states: Any = None, value: Any = None) -> None:
@@ -555,7 +596,7 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
             raise MXNetError("set_states: give exactly one of states or value")
         for i, name in enumerate(self._state_names):
             if value is not None:
-                new = jnp.full(self._input_shapes[name], value, self._input_types[name])
+                new = jnp.full(self._local_input_shape(name), value, self._input_types[name])
             else:
                 src = states[i][0] if isinstance(states[i], (list, tuple)) else states[i]
                 new = self._device_array(src, name)

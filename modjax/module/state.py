@@ -59,6 +59,13 @@ def _host_copy(x: jax.Array) -> NDArray:
     return NDArray(jnp.asarray(host), cpu())
 
 
+def _local_value(x: Any) -> Any:
+    """A host value of a (replicated) array, also when it spans processes."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return np.asarray(x.addressable_data(0))
+    return x
+
+
 class ParamState:
     """Parameters, aux states and optimizer state on one device, plus their host mirrors."""
 
@@ -124,6 +131,29 @@ class ParamState:
         aux.update({n: _host_copy(self.aux[n]) for n in aux_names})
         return arg, aux
 
+    def _replicated(self, tree: Any) -> Any:
+        """In a multi-process job, every leaf as a global array replicated over the mesh."""
+        if not self.placement.multi_process:
+            return tree
+        place = self.placement
+
+        def put(x: Any) -> Any:
+            if isinstance(x, jax.Array) and (not x.is_fully_addressable or
+                                             jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)):
+                return x if x.sharding == place.replicated else \
+                    jax.jit(lambda a: a, out_shardings=place.replicated)(x)
+            return place.put_replicated(x)
+        return jax.tree_util.tree_map(put, tree)
+
+    def broadcast_from_first(self) -> None:
+        """Every process takes process 0's parameters and aux states (MXNet's kvstore.init)."""
+        from jax.experimental import multihost_utils
+        host = multihost_utils.broadcast_one_to_all(
+            {"params": {n: _local_value(v) for n, v in self.params.items()},
+             "aux": {n: _local_value(v) for n, v in self.aux.items()}})
+        self.params = {n: self._put(host["params"][n], v.dtype) for n, v in self.params.items()}
+        self.aux = {n: self._put(host["aux"][n], v.dtype) for n, v in self.aux.items()}
+
     def rewrite_after_forward(self, graph: Any) -> None:
         """Write what MXNet's forward writes into arguments (fix_gamma BatchNorm: gamma = 1)."""
         for name, fn in graph.arg_rewrites:
@@ -139,7 +169,7 @@ class ParamState:
         self.updater = None
         if _has_pure_rule(optimizer):
             self.tx = _PureUpdate(*optimizer.as_pure_update(list(trainable)))
-            self.opt_state = self.tx.init({n: self.params[n] for n in trainable})
+            self.opt_state = self._replicated(self.tx.init({n: self.params[n] for n in trainable}))
             self._lr_pushed = getattr(optimizer, "lr", None)
         else:  # a user optimizer written against MXNet's classic update(): run it per parameter
             from ..optimizer import get_updater
@@ -151,7 +181,7 @@ class ParamState:
         lr = getattr(self.optimizer, "lr", None)
         if self.tx is not None and lr != self._lr_pushed and self.optimizer.lr_scheduler is None:
             from ..optimizer.optax_face import set_lr
-            self.opt_state = set_lr(self.opt_state, lr)
+            self.opt_state = self._replicated(set_lr(self.opt_state, lr))
             self._lr_pushed = lr
 
     def apply_gradients(self, grads: dict[str, jax.Array], execs: Any, fns: Any) -> None:
@@ -177,7 +207,8 @@ class ParamState:
         from flax import serialization
         if self.tx is not None:
             body = {"kind": "optax", "trainable": list(self.trainable),
-                    "state": serialization.to_state_dict(jax.device_get(self.opt_state))}
+                    "state": serialization.to_state_dict(
+                        jax.device_get(jax.tree_util.tree_map(_local_value, self.opt_state)))}
         else:
             body = {"kind": "updater", "states": self.updater.get_states(dump_optimizer=False)}
         atomic_write(fname, _STATES_MAGIC + serialization.msgpack_serialize(body))

@@ -81,9 +81,11 @@ def _pick_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
     data = ins[0]
     if _has_ndim(data) and p.axis is not None:
         axis = p.axis % len(data)
-        rest = tuple(data[:axis]) + ((1,) if p.keepdims else ()) + tuple(data[axis + 1:])
-        outs[0] = merge_shape(outs[0], rest, "pick output")
-        ins[1] = merge_shape(ins[1], rest, "pick index")
+        rest = tuple(data[:axis]) + tuple(data[axis + 1:])
+        kept = tuple(data[:axis]) + (1,) + tuple(data[axis + 1:])
+        outs[0] = merge_shape(outs[0], kept if p.keepdims else rest, "pick output")
+        if not _has_ndim(ins[1]) or len(ins[1]) == len(rest):
+            ins[1] = merge_shape(ins[1], rest, "pick index")
     return ins, outs
 
 
@@ -162,9 +164,10 @@ def where(p: Params, condition: jax.Array, x: jax.Array, y: jax.Array) -> jax.Ar
 
 
 # -- gather_nd / scatter_nd ------------------------------------------------------------------
-def _nd_index(indices: jax.Array, shape: tuple) -> tuple:
+def _nd_index(indices: jax.Array, shape: tuple, wrap: bool = True) -> tuple:
     """The first indices.shape[0] axes' index arrays: truncated, negatives wrapped once, then
-    clipped (MXNet raises on out-of-range indices; inside a graph they are clipped)."""
+    clipped (MXNet raises on out-of-range indices; inside a graph they are clipped). Without
+    ``wrap`` a negative index becomes out of range (for dropping scatters)."""
     idx = int_index(indices)
     m = idx.shape[0]
     if m > len(shape):
@@ -172,16 +175,40 @@ def _nd_index(indices: jax.Array, shape: tuple) -> tuple:
     out = []
     for i in range(m):
         k = idx[i]
-        k = jnp.where(k < 0, k + shape[i], k)
-        out.append(jnp.clip(k, 0, shape[i] - 1))
+        if wrap:
+            k = jnp.clip(jnp.where(k < 0, k + shape[i], k), 0, shape[i] - 1)
+        else:
+            k = jnp.where(k < 0, shape[i], k)
+        out.append(k)
     return tuple(out)
+
+
+@jax.custom_vjp
+def _gather_nd(data: jax.Array, indices: jax.Array) -> jax.Array:
+    return data[_nd_index(indices, data.shape)]
+
+
+def _gather_nd_fwd(data: jax.Array, indices: jax.Array) -> tuple:
+    return _gather_nd(data, indices), (jnp.zeros_like(data), indices)
+
+
+def _gather_nd_bwd(res: tuple, g: jax.Array) -> tuple:
+    zeros, indices = res
+    grad = zeros.at[_nd_index(indices, zeros.shape, wrap=False)].add(g, mode="drop")
+    return grad, jnp.zeros_like(indices)
+
+
+_gather_nd.defvjp(_gather_nd_fwd, _gather_nd_bwd)
 
 
 @register("gather_nd", arguments=("data", "indices"))
 def gather_nd(p: Params, data: jax.Array, indices: jax.Array) -> jax.Array:
-    """data (X0..X{N-1}), indices (M, Y...) -> (Y..., X{M}..): out[y] = data[indices[:, y]];
-    the gradient scatter-adds."""
-    return data[_nd_index(indices, data.shape)]
+    """data (X0..X{N-1}), indices (M, Y...) -> (Y..., X{M}..): out[y] = data[indices[:, y]],
+    negative indices wrapped; the gradient scatter-adds, dropping the negative indices (as
+    MXNet's backward does)."""
+    if not jnp.issubdtype(data.dtype, jnp.inexact):
+        return data[_nd_index(indices, data.shape)]
+    return _gather_nd(data, jax.lax.stop_gradient(indices))
 
 
 def _scatter_nd_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:

@@ -193,6 +193,7 @@ def _l2_bwd(axes: tuple, res: tuple, g: jax.Array) -> tuple:
 
 _l2.defvjp(_l2_fwd, _l2_bwd)
 
+_abs = custom_unary(jnp.abs, lambda x, y, g: g * jnp.sign(x))  # |x|'(0) = 0, as MXNet
 _NORM_DTYPES = (None, "float16", "float32", "float64", "int32", "int64", "int8")
 
 
@@ -209,7 +210,7 @@ def norm(p: Params, data: jax.Array) -> jax.Array:
     axes = reduce_axes(Params(axis=p.axis, exclude=False), data.ndim)
     x = data if _inexact(data) else data.astype(jnp.float32)
     if p.ord == 1:
-        y = jnp.sum(jnp.abs(x), axis=axes, keepdims=True)
+        y = jnp.sum(_abs(x), axis=axes, keepdims=True)
     else:
         y = _l2(x, axes)
     y = _finish(y, data.shape, axes, p.keepdims)
@@ -275,7 +276,8 @@ def _flat_axis(p: Params, data: jax.Array) -> tuple[jax.Array, int]:
     return data, p.axis % data.ndim
 
 
-@register("sort", params=[Param("axis", p_int_or_none, -1), Param("is_ascend", p_bool, True)])
+@register("sort", outputs=("output0",), hidden_outputs=1,  # MXNet's sort is topk: indices hidden
+          params=[Param("axis", p_int_or_none, -1), Param("is_ascend", p_bool, True)])
 def sort(p: Params, data: jax.Array) -> jax.Array:
     """Sorted copy along ``axis`` (None: flattened); stable, NaN last when ascending; the
     gradient follows the permutation."""
@@ -293,7 +295,7 @@ def argsort(p: Params, data: jax.Array) -> jax.Array:
 
 
 def _topk_outputs(p: Params) -> list[str]:
-    return ["output0", "output1"] if p.ret_typ == "both" else ["output"]
+    return {"both": ["output0", "output1"], "value": ["output0"]}.get(p.ret_typ, ["output"])
 
 
 def _topk_type(p: Params, ins: list, outs: list) -> tuple[list, list]:
@@ -303,6 +305,7 @@ def _topk_type(p: Params, ins: list, outs: list) -> tuple[list, list]:
 
 
 @register("topk", outputs=_topk_outputs, infer_type=_topk_type,
+          hidden_outputs=lambda p: int(p.ret_typ == "value"),
           params=[Param("axis", p_int_or_none, -1), Param("k", p_int, 1),
                   Param("ret_typ", p_enum("both", "indices", "mask", "value"), "indices"),
                   Param("is_ascend", p_bool, False),

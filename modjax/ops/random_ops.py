@@ -266,10 +266,11 @@ def frontend(call: Callable[[str, str, list, dict], Any], is_array: Callable[[An
         """Normal(loc, scale) samples of shape ``shape`` (given as positional ints)."""
         return helper("normal", [loc, scale], shape if shape else NULL, dtype, ctx, out, kwargs)
 
-    def multinomial(data: Any, shape: Any = NULL, get_prob: bool = False, out: Any = None,
+    def multinomial(data: Any, shape: Any = NULL, get_prob: Any = NULL, out: Any = None,
                     dtype: Any = "int32", **kwargs: Any) -> Any:
-        """Draw category indices from the probabilities on data's last axis."""
-        kw = dict(kwargs, get_prob=get_prob, dtype=dtype)
+        """Draw category indices from the probabilities on data's last axis; get_prob (default
+        False for nd, True for sym, as in MXNet) adds their log-probabilities."""
+        kw = dict(kwargs, get_prob=(not eager) if get_prob is NULL else get_prob, dtype=dtype)
         if shape is not NULL:
             kw["shape"] = shape
         if out is not None:

@@ -255,7 +255,9 @@ class Optimizer:
 
     # multi-precision wrapper around the rule (shared by both faces)
     def _uses_mp(self, w: Any) -> bool:
-        return bool(self.multi_precision) and np.dtype(w.dtype) == np.float16
+        """float16 weights (as MXNet) and bfloat16 ones (a modjax extension) keep a float32
+        master copy when ``multi_precision`` is on."""
+        return bool(self.multi_precision) and np.dtype(w.dtype) in (np.float16, jnp.bfloat16)
 
     def _mp_split(self, state: State) -> tuple[Any, State]:
         return (state[0], state[1]) if self._mp_master_first else (state[1], state[0])

@@ -183,6 +183,10 @@ def main():
         "multi": dict(path_imgrec=os.path.join(OUT, "img_multi.rec"), label_width=3),
         "imglist": dict(path_imglist=os.path.join(OUT, "img_labels.lst"), label_width=2),
         "idx": dict(path_imgidx=idx),
+        # deterministic geometry of the default augmenter: fixed rotation, padding, crop size
+        "rotate": dict(rotate=30, fill_value=0), "pad": dict(pad=3, fill_value=7),
+        "cropsize": dict(min_crop_size=12, max_crop_size=12),
+        "imgsize": dict(max_img_size=22, resize=24),
     }
     meta["irec"] = {}
     for name, kw in configs.items():
