@@ -163,6 +163,24 @@ def decode_pil(buf: Any, flag: int = 1) -> Any:
     return im.convert("RGBA") if mode == "LA" else im
 
 
+def _rgbx_bytes(im: Any) -> bytes:
+    """``im.tobytes('raw', 'RGBX')`` in one encoder call (``tobytes`` encodes 64 KiB pieces and
+    joins them: one more copy)."""
+    w, h = im.size
+    try:
+        encoder = Image._getencoder("RGB", "raw", ("RGBX",))
+        encoder.setimage(im.im, (0, 0, w, h))
+        try:
+            _, status, data = encoder.encode(w * h * 4)
+        finally:
+            encoder.cleanup()
+        if status > 0 and len(data) == w * h * 4:
+            return data
+    except (AttributeError, TypeError):  # pragma: no cover - Pillow internals changed
+        pass
+    return im.tobytes("raw", "RGBX")
+
+
 def pil_to_numpy(im: Any, to_rgb: bool = True) -> np.ndarray:
     """A Pillow image as a uint8 ``HxWxC`` array (BGR(A) order when ``to_rgb`` is false).
 
@@ -171,7 +189,7 @@ def pil_to_numpy(im: Any, to_rgb: bool = True) -> np.ndarray:
     """
     if im.mode == "RGB":
         w, h = im.size
-        out = np.frombuffer(im.tobytes("raw", "RGBX"), np.uint8).reshape(h, w, 4)[:, :, :3]
+        out = np.frombuffer(_rgbx_bytes(im), np.uint8).reshape(h, w, 4)[:, :, :3]
         return out if to_rgb else out[:, :, ::-1]
     out = np.asarray(im)
     if out.ndim == 2:
