@@ -137,3 +137,18 @@ def test_user_optimizer_with_classic_update():
             mod.update()
         results.append(mod.get_params()[0]["fc1_weight"].asnumpy())
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-7)
+
+
+def test_monitor_reports_internals_and_weights():
+    x, y = data()
+    it = mx.io.NDArrayIter(x, y, batch_size=8)
+    mon = mx.monitor.Monitor(2, pattern=".*")
+    mod = mx.mod.Module(mlp())
+    mod.fit(it, num_epoch=1, optimizer_params={"learning_rate": 0.1}, monitor=mon,
+            arg_params=fresh_params())
+    mod.forward(mx.io.DataBatch([mx.nd.array(x[:8])], [mx.nd.array(y[:8])]), is_train=False)
+    mon.tic()
+    mod.forward(mx.io.DataBatch([mx.nd.array(x[:8])], [mx.nd.array(y[:8])]), is_train=False)
+    names = [name for _, name, _ in mon.toc()]
+    assert "fc1_output" in names and "softmax_output" in names  # internal outputs
+    assert "fc1_weight" in names and "data" in names  # arguments, as MXNet's toc adds them

@@ -98,6 +98,11 @@ def test_both_processes_hold_identical_params(run):
         np.testing.assert_array_equal(p0[k], p1[k], err_msg=k)
 
 
+def test_random_init_is_process_0s_draw(run):
+    _, ranks, _ = run
+    assert ranks[0][1]["random_init"] == ranks[1][1]["random_init"]
+
+
 def test_metrics_cover_every_process(run):
     (_, _, ref), ranks, _ = run
     for _, info in ranks:
@@ -148,6 +153,21 @@ def test_unreachable_coordinator_is_a_timeout_with_the_address():
                                    MODJAX_PROCESS_ID="1", MODJAX_DIST_TIMEOUT="1.5"))
     assert proc.returncode != 0
     assert f"cannot reach the coordinator at {address} within 1.5 s" in proc.stderr
+
+
+def test_busy_coordinator_port_is_a_clear_error():
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-c", "import modjax"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60,
+                              env=_env(MODJAX_COORDINATOR=f"127.0.0.1:{port}",
+                                       MODJAX_NUM_PROCESSES="2", MODJAX_PROCESS_ID="0"))
+    assert proc.returncode != 0
+    assert f"process 0 cannot serve the coordinator at 127.0.0.1:{port}: port {port} is not " \
+           "free" in proc.stderr
 
 
 def _launcher(args, timeout=30):

@@ -213,6 +213,7 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
             initializer = Uniform(0.01)
         attrs = self._symbol.attr_dict()
         host: dict[str, dict[str, NDArray]] = {"arg": {}, "aux": {}}
+        drawn = False  # whether an initializer drew values (different in every process)
         for kind, names, shapes, types, given in (
                 ("arg", self._param_names, self._param_shapes, self._param_types, arg_params),
                 ("aux", self._aux_names, self._aux_shapes, self._aux_types, aux_params)):
@@ -231,6 +232,7 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
                                      "(pass allow_missing=True to initialize it)")
                 elif initializer is not None:
                     initializer(InitDesc(name, attrs.get(name, None)), arr)
+                    drawn = True
                 elif given is not None or not self.params_initialized:
                     if not self.params_initialized:
                         raise MXNetError(f"init_params: no value and no initializer for '{name}'")
@@ -244,6 +246,8 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
                                  f"{'parameters' if kind == 'arg' else 'auxiliary states'} of the "
                                  f"module: {extra} (pass allow_extra=True to ignore them)")
         self._state.set_values(host["arg"], host["aux"], allow_extra=False)
+        if drawn and self._placement.multi_process:  # one model: process 0's draw
+            self._state.broadcast_from_first()
         self.params_initialized = True
 
     def set_params(self, arg_params: dict, aux_params: dict, allow_missing: bool = False,

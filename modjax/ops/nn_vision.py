@@ -253,16 +253,13 @@ def correlation(p: Params, data1: jax.Array, data2: jax.Array) -> jax.Array:
     k, pad, s1, s2, md = p.kernel_size, p.pad_size, p.stride1, p.stride2, p.max_displacement
     cfg = [(0, 0), (0, 0), (pad, pad), (pad, pad)]
     t1, t2 = jnp.pad(data1, cfg), jnp.pad(data2, cfg)
-    y1 = np.arange(th) * s1 + md  # top-left corners of the windows in data1
-    x1 = np.arange(tw) * s1 + md
-    kk = np.arange(k)
-    rows1 = (y1[:, None] + kk[None, :]).reshape(-1)  # (th·k,)
-    cols1 = (x1[:, None] + kk[None, :]).reshape(-1)
-    p1 = t1[:, :, rows1][:, :, :, cols1].reshape(-1, c, th, k, tw, k)
+    lh, lw = (th - 1) * s1 + k, (tw - 1) * s1 + k  # the rows/cols the windows cover
+    a = t1[:, :, md:md + lh, md:md + lw]
     outs = []
     for t in range(gw * gw):
-        oy, ox = (t // gw - radius) * s2, (t % gw - radius) * s2
-        p2 = t2[:, :, rows1 + oy][:, :, :, cols1 + ox].reshape(-1, c, th, k, tw, k)
-        v = p1 * p2 if p.is_multiply else _absdiff(p1, p2)
-        outs.append(jnp.sum(v, axis=(1, 3, 5)))
+        oy, ox = md + (t // gw - radius) * s2, md + (t % gw - radius) * s2
+        b = t2[:, :, oy:oy + lh, ox:ox + lw]
+        v = jnp.sum(a * b if p.is_multiply else _absdiff(a, b), axis=1)  # (N, lh, lw)
+        outs.append(jax.lax.reduce_window(v, np.array(0, v.dtype), jax.lax.add, (1, k, k),
+                                          (1, s1, s1), "VALID"))
     return jnp.stack(outs, axis=1) / np.float32(k * k * c)

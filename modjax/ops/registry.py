@@ -18,7 +18,8 @@ import numpy as np
 from ..base import MXNetError, ShapeError
 from .params import REQUIRED, Param, ParamParseError, Params
 
-__all__ = ["OpDef", "OpCtx", "register", "add_op", "get_op", "find_op", "all_ops", "UnknownOperatorError",
+__all__ = ["OpDef", "OpCtx", "register", "add_op", "get_op", "find_op", "all_ops",
+           "UnknownOperatorError",
            "Shape", "known", "merge_shape", "parse_params", "split_positional"]
 
 Shape = "tuple[int, ...] | None"

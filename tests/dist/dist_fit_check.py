@@ -102,6 +102,15 @@ def kv_api(kv):
             "pushed_sum": [float(o.asnumpy()[0, 0]) for o in out], "updated": float(w.asnumpy()[0])}
 
 
+def random_init(rank):
+    """Workers draw different random values (different seeds): process 0's draw must win."""
+    mx.random.seed(100 + rank)
+    mod = mx.mod.Module(mlp_symbol())
+    mod.bind([("data", (4, 10))], for_training=False)
+    mod.init_params(mx.init.Xavier())
+    return float(sum(np.abs(v.asnumpy()).sum() for v in mod.get_params()[0].values()))
+
+
 def run_fit(out_dir):
     kv = mx.kv.create("dist_sync")
     rank, nw = kv.rank, kv.num_workers
@@ -109,7 +118,8 @@ def run_fit(out_dir):
     os.makedirs(ckpt_dir, exist_ok=True)
     mlp_params, info = mlp(rank, nw, os.path.join(ckpt_dir, "mlp"))
     lstm_params, ppl = lstm(rank, nw)
-    info.update(kv_api(kv), lstm_ppl=ppl, ckpt_files=sorted(os.listdir(ckpt_dir)))
+    info.update(kv_api(kv), lstm_ppl=ppl, ckpt_files=sorted(os.listdir(ckpt_dir)),
+                random_init=random_init(rank))
     np.savez(os.path.join(out_dir, f"rank{rank}.npz"),
              **{"mlp/" + k: v for k, v in mlp_params.items()},
              **{"lstm/" + k: v for k, v in lstm_params.items()})

@@ -10,9 +10,11 @@ makers and ``build`` it reuses); tests/test_ops_nn.py replays them. Unlike gen_o
 ``inputs`` may also give auxiliary states.
 
 MXNet 1.9.1 bugs that shaped the cases: the oneDNN Deconvolution rejects target_shape, so those
-cases run in a child process on MXNet's native CPU kernels (MXNET_MKLDNN_ENABLED=0); LeakyReLU selu's gradient is wrong (forward only here;
-modjax uses the true derivative), rrelu crashes in training (tested by statistics), and
-SoftmaxOutput(out_grad=True) ignores the head gradient (introspection only).
+cases run in a child process on MXNet's native CPU kernels (MXNET_MKLDNN_ENABLED=0); LeakyReLU
+selu's gradient is wrong (forward only here; modjax uses the true derivative); rrelu crashes in
+training (tested by statistics); SoftmaxOutput(out_grad=True) ignores the head gradient and
+SoftmaxActivation's instance-mode gradient on 3-D data is not the forward's derivative (both
+checked against their definitions in the tests).
 """
 import json
 import os
