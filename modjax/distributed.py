@@ -186,9 +186,13 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
                 _wait_for_coordinator(coord, timeout)
         if jax.config.jax_cpu_collectives_implementation in (None, "", "none"):
             jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize(coordinator_address=coord, num_processes=nproc,
-                                   process_id=pid, local_device_ids=local_device_ids,
-                                   initialization_timeout=max(1, int(timeout)))
+        try:
+            jax.distributed.initialize(coordinator_address=coord, num_processes=nproc,
+                                       process_id=pid, local_device_ids=local_device_ids,
+                                       initialization_timeout=max(1, int(timeout)))
+        except (RuntimeError, ValueError) as err:
+            raise MXNetError(f"cannot join the job (coordinator {coord}, process {pid} of "
+                             f"{nproc}): {err}") from err
         _STATE["initialized"] = True
         _STATE["config"] = cfg
         os.environ[_OWNER_VAR] = str(os.getpid())

@@ -20,9 +20,8 @@ does nothing: gradients travel uncompressed.
 from __future__ import annotations
 
 import logging
-import pickle
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import jax.numpy as jnp
 import numpy as np
@@ -280,9 +279,6 @@ class KVStore(KVStoreBase):
         distributed.barrier("modjax_kv_barrier")
 
     _barrier = barrier
-
-    def __getstate__(self) -> dict:
-        raise pickle.PicklingError("a KVStore cannot be pickled")
 
     def __repr__(self) -> str:
         return f"<KVStore {self._type} rank={self.rank} num_workers={self.num_workers}>"

@@ -181,7 +181,8 @@ def test_launcher_kills_the_others_when_one_fails():
             "print('rank', r, os.environ['DMLC_WORKER_ID'], os.environ['DMLC_NUM_WORKER'], "
             "os.environ['MODJAX_COORDINATOR'] == os.environ['DMLC_PS_ROOT_URI'] + ':' + "
             "os.environ['DMLC_PS_ROOT_PORT'], flush=True)\n"
-            "sys.exit(3) if r == 1 else time.sleep(60)\n")
+            "time.sleep(1 if r == 1 else 60)\n"  # rank 0 has printed by then
+            "sys.exit(3)\n")
     proc = _launcher(["-n", "2", sys.executable, "-c", code])
     assert proc.returncode == 3
     assert "[0] rank 0 0 2 True" in proc.stdout and "[1] rank 1 1 2 True" in proc.stdout

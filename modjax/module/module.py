@@ -287,7 +287,8 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
     def init_optimizer(self, kvstore: Any = "local", optimizer: Any = "sgd",
                        optimizer_params: Any = (("learning_rate", 0.01),),
                        force_init: bool = False) -> None:
-        """Create the optimizer (rescale_grad = 1/batch_size) and its optax state."""
+        """Create the optimizer (rescale_grad = 1/(batch_size * num_workers), the workers of a
+        dist kvstore) and its optax state."""
         from .. import optimizer as opt
         self._require(binded=True, params=True, what="init_optimizer")
         if self.optimizer_initialized and not force_init:
