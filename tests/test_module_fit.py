@@ -152,3 +152,24 @@ def test_monitor_reports_internals_and_weights():
     names = [name for _, name, _ in mon.toc()]
     assert "fc1_output" in names and "softmax_output" in names  # internal outputs
     assert "fc1_weight" in names and "data" in names  # arguments, as MXNet's toc adds them
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_steps_per_dispatch_gives_the_same_training(k):
+    x, y = data()
+    results = []
+    for steps in (1, k):
+        it = mx.io.NDArrayIter(x, y, batch_size=8)
+        metric = mx.metric.create("acc")
+        seen = []
+        mod = mx.mod.Module(mlp())
+        mod.fit(it, optimizer="adam", optimizer_params=make_opt(), arg_params=fresh_params(),
+                num_epoch=2, eval_metric=metric, steps_per_dispatch=steps,
+                batch_end_callback=lambda p: seen.append((p.epoch, p.nbatch)))
+        results.append(({n: v.asnumpy() for n, v in mod.get_params()[0].items()},
+                        metric.get(), seen, mod.compile_count))
+    (p1, m1, s1, c1), (pk, mk, sk, ck) = results
+    for n in p1:
+        np.testing.assert_allclose(pk[n], p1[n], rtol=1e-5, atol=1e-6, err_msg=n)
+    assert mk == pytest.approx(m1) and sk == s1
+    assert c1 == 1 and ck == (2 if k == 3 else 1)  # the scan (and for 3, the single step left over)

@@ -168,8 +168,12 @@ class BaseModule:
             initializer: Any = None, arg_params: dict | None = None, aux_params: dict | None = None,
             allow_missing: bool = False, force_rebind: bool = False, force_init: bool = False,
             begin_epoch: int = 0, num_epoch: int | None = None, validation_metric: Any = None,
-            monitor: Any = None, sparse_row_id_fn: Any = None) -> None:
-        """Train for ``num_epoch`` epochs (MXNet's fit, step for step)."""
+            monitor: Any = None, sparse_row_id_fn: Any = None, steps_per_dispatch: int = 1) -> None:
+        """Train for ``num_epoch`` epochs (MXNet's fit, step for step).
+
+        ``steps_per_dispatch=K`` (a modjax extension) runs up to K consecutive batches of the same
+        shapes as one ``lax.scan`` executable; metrics and callbacks still see every batch.
+        """
         from .. import metric as metric_mod
         from ..initializer import Uniform
         from ..model import BatchEndParam
@@ -197,7 +201,21 @@ class BaseModule:
             end_of_batch = False
             next_data_batch = next(data_iter)
             eval_name_vals: list = []
+            grouped = steps_per_dispatch > 1 and monitor is None and hasattr(self, "_fit_steps")
             while not end_of_batch:
+                if grouped:
+                    group, next_data_batch, end_of_batch = self._take_group(
+                        next_data_batch, data_iter, steps_per_dispatch, sparse_row_id_fn)
+                    for data_batch in self._fit_steps(group):  # outputs of each step in turn
+                        self.update_metric(eval_metric, data_batch.label)
+                        last = end_of_batch and data_batch is group[-1]
+                        if last:
+                            eval_name_vals = eval_metric.get_global_name_value()
+                        if batch_end_callback is not None:
+                            _call_callbacks(batch_end_callback, BatchEndParam(
+                                epoch=epoch, nbatch=nbatch, eval_metric=eval_metric, locals=locals()))
+                        nbatch += 1
+                    continue
                 data_batch = next_data_batch
                 if monitor is not None:
                     monitor.tic()
@@ -233,6 +251,25 @@ class BaseModule:
                 for name, val in res:
                     self.logger.info("Epoch[%d] Validation-%s=%f", epoch, name, val)
             train_data.reset()
+
+    def _take_group(self, first: Any, data_iter: Any, size: int, sparse_row_id_fn: Any
+                    ) -> tuple[list, Any, bool]:
+        """Up to ``size`` consecutive batches with the shapes of ``first``: (group, the batch
+        after it, whether the epoch ended)."""
+        def shapes(batch: Any) -> tuple:
+            return (getattr(batch, "bucket_key", None),
+                    tuple(tuple(x.shape) for x in _as_list(batch.data) + _as_list(batch.label)))
+        group, key = [first], shapes(first)
+        while True:
+            try:
+                nxt = next(data_iter)
+                self.prepare(nxt, sparse_row_id_fn=sparse_row_id_fn)
+            except StopIteration:
+                return group, None, True
+            if len(group) < size and shapes(nxt) == key:
+                group.append(nxt)
+                continue
+            return group, nxt, False
 
     def _fit_step(self, data_batch: Any) -> None:
         """One training step of fit; modules with a fused step override this."""

@@ -250,6 +250,14 @@ class BucketingModule(BaseModule):
         self.switch_bucket(key, data_shapes, label_shapes)
         self._curr_module.forward(data_batch, is_train=is_train)
 
+    def _fit_steps(self, batches: list) -> Any:
+        """Same-bucket batches as one scanned executable of that bucket's Module."""
+        data_shapes, label_shapes = self._shapes_of(batches[0])
+        key = getattr(batches[0], "bucket_key", None)
+        self.switch_bucket(self._curr_bucket_key if key is None else key, data_shapes, label_shapes)
+        self._params_dirty = True
+        yield from self._curr_module._fit_steps(batches)
+
     def backward(self, out_grads: Any = None) -> None:
         self._require(binded=True, params=True, what="backward")
         self._curr_module.backward(out_grads=out_grads)

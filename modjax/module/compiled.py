@@ -100,3 +100,16 @@ class StepFunctions:
         outs, new_aux, grads = self.forward_backward(params, aux, inputs, key, None, trainable)
         params, opt_state = self.apply_update(step, params, opt_state, grads)
         return params, new_aux, opt_state, outs
+
+    def train_steps(self, step: Callable, params: dict, aux: dict, opt_state: Any, inputs: dict,
+                    keys: Any, trainable: tuple[str, ...]):
+        """K fused steps in one ``lax.scan`` over inputs stacked on a new leading axis.
+        -> (params, aux, opt_state, outputs stacked per step)."""
+        def body(carry: tuple, xs: tuple):
+            p, a, o = carry
+            batch, key = xs
+            p, a, o, outs = self.train_step(step, p, a, o, batch, key, trainable)
+            return (p, a, o), outs
+
+        (params, aux, opt_state), outs = jax.lax.scan(body, (params, aux, opt_state), (inputs, keys))
+        return params, aux, opt_state, outs

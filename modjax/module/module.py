@@ -505,6 +505,42 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
         while len(self._inflight) > config.max_inflight:
             self._inflight.popleft().block_until_ready()
 
+    def _fit_steps(self, batches: list) -> Any:
+        """Train on consecutive same-shape batches as ONE ``lax.scan`` executable; yields each
+        batch after making its step's outputs current (for update_metric)."""
+        state = self._state
+        fusable = (len(batches) > 1 and state.tx is not None and all(self._graph.loss_heads)
+                   and not any(r == "add" for r in self._grad_req.values()) and self._monitor is None)
+        if not fusable:
+            for batch in batches:
+                self.forward_backward(batch)
+                self.update()
+                yield batch
+            return
+        self._materialize()
+        per_step = []
+        for batch in batches:
+            self._load_batch(batch, True)
+            per_step.append(dict(self._inputs))
+        stacked = {n: self._placement.put_batch(
+            jnp.stack([step[n] for step in per_step]),
+            self._batch_axes[n] + 1 if self._batch_axes[n] >= 0 else -1) for n in per_step[0]}
+        keys = jnp.stack([next_key() for _ in batches]) if self._graph.needs_key else None
+        state.sync_learning_rate()
+        args = (state.params, state.aux, state.opt_state, stacked, keys)
+        trainable, step = self._trainable, state.tx.step
+        exe_key = ("train_steps", len(batches), self._inputs_key, state.layout_key, trainable,
+                   state.tx_version)
+        exe = self._execs.get(exe_key, lambda: jax.jit(
+            lambda p, a, o, i, k, trainable: self._fns.train_steps(step, p, a, o, i, k, trainable),
+            static_argnames="trainable", donate_argnums=(0, 1, 2)), args + (trainable,))
+        state.params, state.aux, state.opt_state, outs = exe(*args)
+        self._pending, self._grads = None, {}
+        self._bound_inflight([o[-1] for o in outs])
+        for k, batch in enumerate(batches):
+            self._outputs = [o[k] for o in outs]
+            yield batch
+
     def update(self) -> None:
         """Apply the optimizer to the last gradients (the fused step when nothing ran yet)."""
         self._require(binded=True, params=True, optimizer=True, what="update")

@@ -211,7 +211,7 @@ class CustomOpDef(OpDef):
                 continue
             out[key] = str(value)
         if "op_type" not in out:
-            where = f"operator Custom" + (f" (node '{node_name}')" if node_name else "")
+            where = "operator Custom" + (f" (node '{node_name}')" if node_name else "")
             raise MXNetError(f"{where}: required parameter 'op_type' is missing")
         prop_of(out)  # an unregistered op_type is an error now, naming it
         return out
