@@ -24,6 +24,7 @@ import numpy as np
 from .base import MXNetError
 from .ndarray.ndarray import NDArray
 from .random import next_key
+from .registry import ClassRegistry
 
 __all__ = ["InitDesc", "Initializer", "InitializerError", "register", "alias", "create", "load",
            "Load", "Mixed", "Zero", "One", "Constant", "Uniform", "Normal", "Orthogonal", "Xavier",
@@ -50,29 +51,16 @@ class InitDesc(str):
 
 
 # -- registry -------------------------------------------------------------------------------
-_REGISTRY: dict[str, type] = {}
 
 
 def register(klass: type, name: str | None = None) -> type:
     """Register an Initializer subclass under its lowercase class name (or ``name``)."""
-    if not (isinstance(klass, type) and issubclass(klass, Initializer)):
-        raise InitializerError(f"Can only register subclass of Initializer, got {klass!r}")
-    key = (name or klass.__name__).lower()
-    if key in _REGISTRY and _REGISTRY[key] is not klass:
-        warnings.warn(f"New initializer {klass.__module__}.{klass.__name__} registered with name "
-                      f"{key} is overriding existing initializer {_REGISTRY[key].__name__}",
-                      UserWarning, stacklevel=2)
-    _REGISTRY[key] = klass
-    return klass
+    return _REGISTRY.register(klass, name)
 
 
 def alias(*aliases: str) -> Callable[[type], type]:
     """Decorator registering extra names for an initializer class."""
-    def reg(klass: type) -> type:
-        for name in aliases:
-            register(klass, name)
-        return klass
-    return reg
+    return _REGISTRY.alias(*aliases)
 
 
 def create(*args: Any, **kwargs: Any) -> "Initializer":
@@ -264,6 +252,9 @@ class Initializer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._kwargs})"
 
+
+
+_REGISTRY = ClassRegistry(Initializer, "initializer", InitializerError)
 
 def _bilinear_kernel(shape: tuple[int, ...]) -> np.ndarray:
     """MXNet's upsampling kernel: (1 - |x/f - c|)(1 - |y/f - c|) over the last two axes."""

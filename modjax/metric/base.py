@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections import OrderedDict
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy
 
 from ..base import MXNetError, numeric_types, string_types
+from ..registry import ClassRegistry
 
 Names = Optional[List[str]]  # output_names / label_names
 
@@ -215,30 +215,17 @@ for _name in _READERS:
 
 
 # --- registry ------------------------------------------------------------------------------------
-_REGISTRY: dict[str, type] = {}
+_REGISTRY = ClassRegistry(EvalMetric, "metric", MetricValueError)
 
 
 def register(klass: type, name: str | None = None) -> type:
     """Register a metric class under ``name`` (default: its lower-cased class name)."""
-    if not (isinstance(klass, type) and issubclass(klass, EvalMetric)):
-        raise MetricValueError(f"Can only register subclass of EvalMetric, got {klass!r}")
-    name = (klass.__name__ if name is None else name).lower()
-    if name in _REGISTRY:
-        old = _REGISTRY[name]
-        warnings.warn(f"New metric {klass.__module__}.{klass.__name__} registered with name {name} "
-                      f"is overriding existing metric {old.__module__}.{old.__name__}",
-                      UserWarning, stacklevel=2)
-    _REGISTRY[name] = klass
-    return klass
+    return _REGISTRY.register(klass, name)
 
 
 def alias(*aliases: str) -> Callable[[type], type]:
     """Class decorator registering the class under extra names."""
-    def reg(klass: type) -> type:
-        for name in aliases:
-            register(klass, name)
-        return klass
-    return reg
+    return _REGISTRY.alias(*aliases)
 
 
 def _create_registered(metric: Any, *args: Any, **kwargs: Any) -> EvalMetric:
