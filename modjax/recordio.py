@@ -27,7 +27,8 @@ import numpy as np
 from .base import MXNetError
 
 __all__ = ["MXRecordIO", "MXIndexedRecordIO", "IRHeader", "pack", "unpack", "pack_img",
-           "unpack_img", "RecordIOError", "scan_record_offsets", "read_record_at"]
+           "unpack_img", "RecordIOError", "scan_record_offsets", "read_record_at",
+           "partition_records"]
 
 _MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", _MAGIC)
@@ -391,6 +392,49 @@ def read_record_at(fd: int, uri: str, offset: int, what: str = "",
         if cflag in (0, 3):
             return _MAGIC_BYTES.join(out) if len(out) > 1 else out[0]
         pos += 8 + ((length + 3) & ~3)
+
+
+def partition_records(uri: str, idx_path: str, num_parts: int, part_index: int) -> list:
+    """``(byte offset, key, byte span)`` of the records of part ``part_index`` of ``num_parts``,
+    in file order, split as dmlc's splitters do: by record count with an index (``key`` from
+    it), else by bytes (4-byte aligned, a record going to the part its header starts in; ``key``
+    None). Raises ``RecordIOError`` for a corrupt file or an index pointing past its end."""
+    size = os.path.getsize(uri)
+    if idx_path:
+        pairs = []
+        try:
+            with open(idx_path) as f:
+                for lineno, line in enumerate(f, 1):
+                    fields = line.split()
+                    if not fields:
+                        continue
+                    try:
+                        key = int(fields[0]) if fields[0].lstrip("-").isdigit() else fields[0]
+                        pairs.append((int(fields[1]), key))
+                    except (ValueError, IndexError):
+                        raise RecordIOError(f"malformed line {lineno} of index '{idx_path}': "
+                                            f"{line.strip()!r}") from None
+        except OSError as err:
+            raise RecordIOError(f"cannot open index '{idx_path}': {err.strerror}") from err
+        pairs.sort(key=lambda p: p[0])
+        for off, key in pairs:
+            if off < 0 or off >= size:
+                raise RecordIOError(f"index '{idx_path}' points record {key} at byte {off}, past "
+                                    f"the end of '{uri}' ({size} bytes)")
+        ends = [off for off, _ in pairs[1:]] + [size]
+        n = len(pairs)
+        step = (n + num_parts - 1) // num_parts
+        lo, hi = min(step * part_index, n), min(step * (part_index + 1), n)
+        return [(off, key, end - off) for (off, key), end in zip(pairs[lo:hi], ends[lo:hi])]
+    if size % 4 != 0:
+        raise RecordIOError(f"'{uri}' is not a valid RecordIO file: its size {size} is not a "
+                            "multiple of 4 (truncated?)")
+    offsets = scan_record_offsets(uri)
+    step = (size + num_parts - 1) // num_parts
+    step = (step + 3) // 4 * 4
+    lo, hi = min(step * part_index, size), min(step * (part_index + 1), size)
+    ends = offsets[1:] + [size]
+    return [(off, None, end - off) for off, end in zip(offsets, ends) if lo <= off < hi]
 
 
 # --- image record headers --------------------------------------------------------------------------

@@ -5,8 +5,8 @@ scale / aspect ratio / rotation / shear / image-size limits (filled with ``fill_
 ``pad``; crop (``random_resized_crop``, ``min/max_crop_size``, else a center or random crop that
 first upsizes images smaller than ``data_shape``); color jitter (brightness, contrast,
 saturation in random order); HLS jitter (``random_h/s/l``); PCA noise. Geometry, interpolation
-choice and the order of random draws follow MXNet; the random numbers themselves come from a
-numpy Generator per image, so results match MXNet's in distribution, not draw for draw.
+choice and the order of random draws follow MXNet; the random numbers themselves come from
+numpy (see :class:`ImageRandom`), so results match MXNet's in distribution, not draw for draw.
 MXNet's color jitter computes gray with the R and B weights swapped (it calls RGB2GRAY on BGR
 data); modjax keeps that quirk so the jitter has the same effect.
 """
@@ -130,7 +130,7 @@ def _parse_scalar(value: Any, typ: type) -> Any:
 
 
 class DefaultAugmenter:
-    """Callable ``(uint8 HxWxC RGB image or Pillow image, numpy Generator) -> uint8 HxWxC``."""
+    """Callable ``(uint8 HxWxC RGB image or Pillow image, ImageRandom) -> uint8 HxWxC``."""
 
     def __init__(self, params: DefaultAugParams):
         self.p = p = params
@@ -158,7 +158,7 @@ class DefaultAugmenter:
     def _interp(self, code: int, ow: int, oh: int, nw: int, nh: int, rng: Any) -> int:
         return get_interp_method(code, (oh, ow, nh, nw), rng)
 
-    def __call__(self, src: Any, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, src: Any, rng: Any) -> np.ndarray:
         """Augment a uint8 ``HxWxC`` numpy array or a Pillow image; returns a numpy array."""
         p = self.p
         if isinstance(src, Image.Image):
@@ -175,6 +175,10 @@ class DefaultAugmenter:
                         y, x = y // 2, x // 2
                     return pil_to_numpy(src)[y:y + dh, x:x + dw]
             src = pil_to_numpy(src)
+        return self._numpy(src, rng)
+
+    def _numpy(self, src: np.ndarray, rng: Any) -> np.ndarray:
+        p = self.p
         res = src
         if p.resize != -1:
             rows, cols = res.shape[:2]

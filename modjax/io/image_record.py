@@ -10,9 +10,11 @@ the record header, the record's label array (``label_width``) or ``path_imglist`
 
 Decoding and augmentation run in ``preprocess_threads`` worker threads (Pillow and numpy
 release the GIL); up to ``prefetch_buffer`` batches are prepared ahead while the model trains.
-Random augmentation uses one numpy Generator per image seeded from ``seed_aug`` (or, when it is
-not given, from ``mx.random.seed``'s stream at construction) and the image's position in the
-stream, so results do not depend on thread timing.
+Batches are handed out without a copy (JAX wraps the aligned buffers) and buffers are recycled
+once nothing references them. Random augmentation draws from a numpy Generator per batch seeded
+from ``seed_aug`` (or, when it is not given, from ``mx.random.seed``'s stream at construction)
+and the batch's position in the image stream, each image taking its own row of draws, so results
+do not depend on thread timing or the number of threads.
 
 Differences from MXNet: with ``round_batch=False`` the last batch reports its real ``pad`` and
 zero-fills the unused slots (MXNet reports pad 0 and leaves stale data); ``getindex()`` /
@@ -40,7 +42,7 @@ from ..context import cpu
 from ..ndarray.ndarray import array as nd_array
 from ..image._backend import decode_pil
 from ..image._default_aug import ImageRandom
-from ..recordio import read_record_at, unpack
+from ..recordio import partition_records, read_record_at, unpack
 from .io import DataBatch, DataDesc, DataIter
 from .native import _MT19937, _uniform_int, _parse_bool, _parse_shape
 
@@ -230,11 +232,11 @@ class _Worker:
                              f"is packed with multi dimensional label ('{self.uri}')")
         return np.float32(header.label)
 
-    def _write(self, out: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
+    def _write(self, out: np.ndarray, img: np.ndarray, rng: Any) -> None:
         """Mirror, HWC -> CHW and normalise ``img`` into the batch slot ``out``."""
         nm = self.norm
-        mirrored = (nm["rand_mirror"] and rng.random() < 0.5) or nm["mirror"]
-        chw = np.ascontiguousarray(np.transpose(img[:, ::-1] if mirrored else img, (2, 0, 1)))
+        flip = (nm["rand_mirror"] and rng.random() < 0.5) or nm["mirror"]  # as MXNet draws it
+        chw = np.ascontiguousarray(np.transpose(img[:, ::-1] if flip else img, (2, 0, 1)))
         if chw.shape != out.shape:
             raise MXNetError(f"ImageRecordIter: augmented image has shape {chw.shape}, expected "
                              f"{out.shape}")
@@ -300,47 +302,6 @@ class _BufferPool:
             self.entries.append(e)
             e[2] = sys.getrefcount(e[0])
         return e
-
-
-def _record_entries(uri: str, idx_path: str, num_parts: int, part_index: int) -> list:
-    """(byte offset, record id) of every record of this part, in file order."""
-    from ..recordio import RecordIOError, scan_record_offsets
-    size = os.path.getsize(uri)
-    if idx_path:
-        pairs = []
-        try:
-            with open(idx_path) as f:
-                for lineno, line in enumerate(f, 1):
-                    fields = line.split()
-                    if not fields:
-                        continue
-                    try:
-                        pairs.append((int(fields[1]), int(fields[0])))
-                    except (ValueError, IndexError):
-                        raise RecordIOError(f"ImageRecordIter: malformed line {lineno} of index "
-                                            f"'{idx_path}': {line.strip()!r}") from None
-        except OSError as err:
-            raise RecordIOError(f"ImageRecordIter: cannot open index '{idx_path}': "
-                                f"{err.strerror}") from err
-        pairs.sort()
-        for off, key in pairs:
-            if off < 0 or off >= size:
-                raise RecordIOError(f"ImageRecordIter: index '{idx_path}' points record {key} at "
-                                    f"byte {off}, past the end of '{uri}' ({size} bytes)")
-        ends = [off for off, _ in pairs[1:]] + [size]
-        n = len(pairs)
-        step = (n + num_parts - 1) // num_parts
-        lo, hi = min(step * part_index, n), min(step * (part_index + 1), n)
-        return [(off, key, end - off) for (off, key), end in zip(pairs[lo:hi], ends[lo:hi])]
-    if size % 4 != 0:
-        raise RecordIOError(f"ImageRecordIter: '{uri}' is not a valid RecordIO file: its size "
-                            f"{size} is not a multiple of 4 (truncated?)")
-    offsets = scan_record_offsets(uri)
-    step = (size + num_parts - 1) // num_parts
-    step = (step + 3) // 4 * 4
-    lo, hi = min(step * part_index, size), min(step * (part_index + 1), size)
-    ends = offsets[1:] + [size]
-    return [(off, None, end - off) for off, end in zip(offsets, ends) if lo <= off < hi]
 
 
 def _read_imglist(path: str, label_width: int) -> dict:
@@ -416,7 +377,7 @@ class ImageRecordIter(DataIter):
                                  (std_r, std_g, std_b, std_a), scale, max_random_contrast,
                                  max_random_illumination, rand_mirror, mirror)
         label_map = _read_imglist(os.fspath(path_imglist), self.label_width) if path_imglist else None
-        entries = _record_entries(path_imgrec, os.fspath(path_imgidx) if path_imgidx else "",
+        entries = partition_records(path_imgrec, os.fspath(path_imgidx) if path_imgidx else "",
                                   num_parts, part_index)
         if not entries:
             raise MXNetError(f"{name}: '{path_imgrec}' holds no records for part {part_index} of "

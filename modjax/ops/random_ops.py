@@ -11,6 +11,7 @@ floats; negative_binomial(k, p) counts failures before k successes; exponential 
 from __future__ import annotations
 
 import types
+from functools import partial
 from typing import Any, Callable
 
 import jax
@@ -167,17 +168,22 @@ def sample_multinomial(p: Params, data: jax.Array, ctx: OpCtx) -> Any:
     """Category indices drawn from the probabilities on data's last axis: (..., K) ->
     (...) + shape; get_prob adds the log-probability of each draw (its gradient is 1/p at the
     drawn category, the REINFORCE rule)."""
-    extra = tuple(p.shape)
-    batch = data.shape[:-1]
-    logits = jnp.log(jax.lax.stop_gradient(data)).reshape(batch + (1,) * len(extra) + data.shape[-1:])
-    idx = jax.random.categorical(ctx.key, logits, axis=-1, shape=batch + extra)
+    idx = _categorical(ctx.key, jax.lax.stop_gradient(data), tuple(p.shape))
     out = idx.astype(p.dtype)
     if not p.get_prob:
         return out
+    batch, extra = data.shape[:-1], tuple(p.shape)
     flat = data.reshape(batch + (1,) * len(extra) + data.shape[-1:])
     flat = jnp.broadcast_to(flat, batch + extra + data.shape[-1:])
     prob = jnp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
     return out, jnp.log(prob)
+
+
+@partial(jax.jit, static_argnums=(2,))
+def _categorical(key: Any, probs: jax.Array, extra: tuple) -> jax.Array:
+    batch = probs.shape[:-1]
+    logits = jnp.log(probs).reshape(batch + (1,) * len(extra) + probs.shape[-1:])
+    return jax.random.categorical(key, logits, axis=-1, shape=batch + extra)
 
 
 @register("_shuffle", aliases=("shuffle",), needs_key=True, elementwise=True)

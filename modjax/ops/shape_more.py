@@ -1,6 +1,7 @@
 """More shape operators: repeat, tile, Pad, broadcast_to/axis/like, squeeze, stack,
 depth_to_space, space_to_depth, reshape_like, shape_array, size_array, _split_v2, khatri_rao,
-the creation ops _arange, _linspace and _eye, and the slice-assignment ops.
+the creation ops _arange, _linspace and _eye, the slice-assignment ops, and the small utility
+operators (cumsum, ravel/unravel_index, amp_cast/amp_multicast, all_finite, cast_storage, ...).
 
 Broadcast gradients sum back to the input; the ``like`` inputs (broadcast_like's rhs,
 reshape_like's rhs) get none.
@@ -299,8 +300,120 @@ def slice_assign(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
     return lhs.at[_slices(p, lhs.shape)].set(rhs.astype(lhs.dtype))
 
 
-@register("_slice_assign_scalar", params=[Param("scalar", p_float, 0.0)] + _SLICE_PARAMS)
+@register("_slice_assign_scalar", aliases=("_crop_assign_scalar",),
+          params=[Param("scalar", p_float, 0.0)] + _SLICE_PARAMS)
 def slice_assign_scalar(p: Params, data: jax.Array) -> jax.Array:
     """data with data[begin:end:step] = scalar."""
     value = np.asarray(p.scalar).astype(data.dtype)
     return data.at[_slices(p, data.shape)].set(value)
+
+
+# -- small utility operators -----------------------------------------------------------------
+@register("_np_cumsum", aliases=("cumsum",), arguments=("a",),
+          params=[Param("axis", p_int_or_none, None),
+                  Param("dtype", p_enum(None, "float16", "float32", "float64", "int32", "int64",
+                                        "int8"), None)],
+          infer_type=lambda p, ins, outs: (ins, [np.dtype(p.dtype) if p.dtype else ins[0]]))
+def cumsum(p: Params, a: jax.Array) -> jax.Array:
+    """Running sum along ``axis`` (None: of the flattened array)."""
+    x = a.reshape(-1) if p.axis is None else a
+    return jnp.cumsum(x, axis=0 if p.axis is None else p.axis % a.ndim).astype(p.dtype or a.dtype)
+
+
+@register("_ravel_multi_index", aliases=("ravel_multi_index",), params=[Param("shape", p_shape)])
+def ravel_multi_index(p: Params, data: jax.Array) -> jax.Array:
+    """(ndim, N) coordinates in ``shape`` -> (N,) flat indices, in data's dtype."""
+    strides = np.cumprod((1,) + tuple(p.shape[:0:-1]))[::-1].astype(np.int64)
+    idx = jax.lax.stop_gradient(data).astype(jnp.int32)
+    return jnp.tensordot(jnp.asarray(strides, jnp.int32), idx, axes=1).astype(data.dtype)
+
+
+@register("_unravel_index", aliases=("unravel_index",), params=[Param("shape", p_shape)])
+def unravel_index(p: Params, data: jax.Array) -> jax.Array:
+    """(N,) flat indices -> (ndim, N) coordinates in ``shape``, in data's dtype."""
+    idx = jax.lax.stop_gradient(data).astype(jnp.int32)
+    return jnp.stack(jnp.unravel_index(idx, tuple(p.shape))).astype(data.dtype)
+
+
+@register("amp_cast", params=[Param("dtype", p_enum(*_DTYPES))], elementwise=True,
+          infer_type=lambda p, ins, outs: (ins, [np.dtype(p.dtype)]))
+def amp_cast(p: Params, data: jax.Array) -> jax.Array:
+    """Cast for mixed precision (the gradient is cast back)."""
+    return data.astype(p.dtype)
+
+
+def _multicast_dtype(types: list, narrow: bool) -> Any:
+    floats = [np.dtype(t) for t in types if t is not None]
+    return (min if narrow else max)(floats, key=lambda t: t.itemsize) if floats else None
+
+
+@register("amp_multicast", varargs="num_outputs", params=[Param("num_outputs", p_int),
+                                                          Param("cast_narrow", p_bool, False)],
+          outputs=lambda p: [f"output{i}" for i in range(p.num_outputs)],
+          infer_type=lambda p, ins, outs: (ins, [_multicast_dtype(ins, p.cast_narrow)] * len(ins)))
+def amp_multicast(p: Params, *data: jax.Array) -> tuple:
+    """Cast every input to the widest float type among them (narrowest if cast_narrow)."""
+    dtype = _multicast_dtype([d.dtype for d in data], p.cast_narrow)
+    return tuple(d.astype(dtype) for d in data)
+
+
+def _finite_flag(p: Params, data: tuple) -> jax.Array:
+    ok = jnp.all(jnp.stack([jnp.all(jnp.isfinite(d)) for d in data]))
+    return jax.lax.stop_gradient(ok.astype(jnp.float32).reshape(1))
+
+
+@register("all_finite", params=[Param("init_output", p_bool, True)],
+          infer_type=lambda p, ins, outs: (ins, [np.dtype(np.float32)]))
+def all_finite(p: Params, data: jax.Array) -> jax.Array:
+    """(1,) float32: 1 if every element is finite, else 0."""
+    return _finite_flag(p, (data,))
+
+
+@register("multi_all_finite", varargs="num_arrays",
+          params=[Param("num_arrays", p_int, 1), Param("init_output", p_bool, True)],
+          infer_type=lambda p, ins, outs: (ins, [np.dtype(np.float32)]))
+def multi_all_finite(p: Params, *data: jax.Array) -> jax.Array:
+    """(1,) float32: 1 if every element of every input is finite, else 0."""
+    return _finite_flag(p, data)
+
+
+@register("cast_storage", params=[Param("stype", p_enum("csr", "default", "row_sparse"))],
+          elementwise=True)
+def cast_storage(p: Params, data: jax.Array) -> jax.Array:
+    """Storage conversion: dense arrays only here, so the identity."""
+    return data
+
+
+@register("_grad_add", arguments=("lhs", "rhs"), elementwise=True)
+def grad_add(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """lhs + rhs (MXNet's gradient accumulation)."""
+    return lhs + rhs
+
+
+@register("_identity_with_attr_like_rhs", arguments=("lhs", "rhs"))
+def identity_like_rhs(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """lhs unchanged (rhs only lends its attributes); rhs gets no gradient."""
+    return lhs
+
+
+@register("fill_element_0index", arguments=("lhs", "mhs", "rhs"))
+def fill_element_0index(p: Params, lhs: jax.Array, mhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """lhs (N, M) with lhs[i, rhs[i]] = mhs[i]."""
+    cols = jnp.clip(jax.lax.stop_gradient(rhs).astype(jnp.int32), 0, lhs.shape[1] - 1)
+    return lhs.at[jnp.arange(lhs.shape[0]), cols].set(mhs.astype(lhs.dtype))
+
+
+@register("_onehot_encode", arguments=("lhs", "rhs"))
+def onehot_encode(p: Params, lhs: jax.Array, rhs: jax.Array) -> jax.Array:
+    """One-hot rows of the indices lhs (N,) in rhs's shape (N, K) and dtype."""
+    idx = jax.lax.stop_gradient(lhs).astype(jnp.int32)
+    return (idx[:, None] == jnp.arange(rhs.shape[1])).astype(rhs.dtype)
+
+
+@register("_zeros_without_dtype", arguments=(), infer_shape=lambda p, ins, outs: (
+    ins, [merge_shape(outs[0], tuple(p.shape), "shape") if len(p.shape) else outs[0]]),
+          infer_type=lambda p, ins, outs: (ins, [outs[0] or np.dtype(np.float32)]),
+          params=[Param("shape", p_shape, ()), Param("ctx", p_str, ""), Param("dtype", p_int, -1)])
+def zeros_without_dtype(p: Params) -> jax.Array:
+    """float32 zeros of ``shape``."""
+    return jnp.zeros(tuple(p.shape), jnp.float32)

@@ -16,7 +16,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gen_ops import A, I, N, U, build, run_case, run_nd_case  # noqa: E402,F401
+from gen_ops import A, I, N, U, run_case, run_nd_case  # noqa: E402
 
 OUT = os.path.join(HERE, "ops_more")
 CASES = []
@@ -257,14 +257,23 @@ case("split_v2", group(
     "OP('_split_v2')(V('f'), indices=(0, 1, 3), axis=1)[2]",
     "OP('_split_v2')(V('g'), indices=(), sections=2, axis=0, squeeze_axis=True)[1]"),
     {"f": N(2, 4), "g": N(2, 3)})
-case("no_gradient_ops", group("mx.sym.khatri_rao(V('a'), V('b'))", "mx.sym.khatri_rao(V('c'), V('d'), V('e'))",
-                              "OP('_slice_assign')(V('h'), V('k'), begin=(1, 0), end=(3, 2))",
-                           "OP('_slice_assign_scalar')(V('m'), scalar=2.5, begin=(0,), end=(None,), "
-                           "step=(2,))", "OP('_crop_assign')(V('n'), V('o'), begin=(0,), end=(1,))"),
-     {"h": N(4, 3), "k": N(2, 2), "m": N(5, 2), "n": N(3, 2), "o": N(1, 2), "a": N(2, 3), "b": N(4, 3),
-      "c": N(2, 2), "d": N(1, 2), "e": N(3, 2)},
-     backward=False)  # no gradients in MXNet
+case("no_gradient_ops", group(  # MXNet registers no gradients for these
+    "mx.sym.khatri_rao(V('a'), V('b'))", "mx.sym.khatri_rao(V('c'), V('d'), V('e'))",
+    "OP('_slice_assign')(V('h'), V('k'), begin=(1, 0), end=(3, 2))",
+    "OP('_slice_assign_scalar')(V('m'), scalar=2.5, begin=(0,), end=(None,), step=(2,))",
+    "OP('_crop_assign')(V('n'), V('o'), begin=(0,), end=(1,))"),
+    {"a": N(2, 3), "b": N(4, 3), "c": N(2, 2), "d": N(1, 2), "e": N(3, 2), "h": N(4, 3), "k": N(2, 2),
+     "m": N(5, 2), "n": N(3, 2), "o": N(1, 2)}, backward=False)
 # _scatter_set_nd only runs in place in MXNet (nd __setitem__): no golden
+case("utility_ops", group(
+    "mx.sym.cumsum(V('a'), axis=1)", "mx.sym.cumsum(V('b'))", "mx.sym.cast_storage(V('h'), stype='default')"),
+    {"a": N(2, 3), "b": N(2, 2), "h": N(3)})  # (float16 amp_cast fails on MXNet's oneDNN build)
+case("utility_no_gradient", group(
+    "mx.sym.ravel_multi_index(V('a'), shape=(7, 6))", "mx.sym.unravel_index(V('b'), shape=(7, 6))",
+    "mx.sym.all_finite(V('c'))", "mx.sym.all_finite(V('d'))",
+    "mx.sym.multi_all_finite(V('d'), V('c'), num_arrays=2)"),
+    {"a": A([[3.0, 6.0, 6.0], [4.0, 5.0, 1.0]]), "b": A([22.0, 41.0, 37.0]), "c": A([1.0, np.inf]),
+     "d": N(3)}, backward=False)
 case("creation_ops", group(
     "OP('_arange')(start=2, stop=7, step=2, repeat=2) + V('a')", "mx.sym.arange(3, name='r') * V('b')",
     "OP('_arange')(start=0, stop=1, step=0.3) - V('c')",
@@ -344,6 +353,9 @@ nd_case("nd_squeeze_stack", "mx.nd.squeeze(mx.nd.stack(a, b, axis=0), axis=2)", 
 nd_case("nd_depth_to_space", "mx.nd.depth_to_space(a, 2)", {"a": N(1, 4, 2, 2)})
 nd_case("nd_reshape_like", "mx.nd.reshape_like(a, b)", {"a": N(6), "b": N(2, 3)})
 nd_case("nd_internal_op", "mx.nd._internal._plus_scalar(a, scalar=2) + mx.nd.op.sin(a)", {"a": N(2, 2)})
+nd_case("nd_fill_element_0index", "mx.nd.fill_element_0index(a, b, c)",
+        {"a": N(2, 3), "b": A([5.0, 6.0]), "c": A([1.0, 2.0])})
+nd_case("nd_onehot_encode", "mx.nd._internal._onehot_encode(a, b)", {"a": A([1.0, 2.0]), "b": N(2, 4)})
 nd_case("nd_arange", "mx.nd._internal._arange(start=1, stop=2, step=0.25, repeat=2)", {})
 
 
