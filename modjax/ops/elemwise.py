@@ -84,7 +84,11 @@ def _sign(x: jax.Array) -> jax.Array:
 
 def _unary(name: str, fn: Callable, doc: str) -> None:
     def impl(p: Params, data: jax.Array) -> jax.Array:
-        return fn(data)
+        out = fn(data)
+        if jnp.issubdtype(data.dtype, jnp.integer) and not jnp.issubdtype(out.dtype, jnp.integer):
+            # MXNet computes float math on integer arrays in float and truncates back
+            out = jnp.trunc(jnp.nan_to_num(out, nan=0.0)).astype(data.dtype)
+        return out
     impl.__doc__ = doc
     register(name, elementwise=True)(impl)
 
