@@ -80,6 +80,8 @@ def install(namespace: dict[str, Any]) -> None:
     every = {name: ndarray_function(name, name) for name in all_ops()}
     namespace.setdefault("_internal", types.SimpleNamespace(**every))
     namespace.setdefault("op", types.SimpleNamespace(**every))
+    namespace.setdefault("contrib", types.SimpleNamespace(**{  # MXNet's _contrib_ operators
+        name[len("_contrib_"):]: every[name] for name in every if name.startswith("_contrib_")}))
     namespace.setdefault("random", frontend(
         lambda op, hint, ins, kw: invoke(op, tuple(ins), kw), lambda a: isinstance(a, NDArray),
         eager=True))
