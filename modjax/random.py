@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import jax
+import numpy as np
 
 __all__ = ["seed", "next_key", "current_seed", "host_rng", "uniform", "normal", "randn", "gamma",
            "exponential", "poisson", "negative_binomial", "generalized_negative_binomial",
@@ -45,14 +46,13 @@ def next_key() -> jax.Array:
         return sub
 
 
-def host_rng() -> "np.random.Generator":
+def host_rng() -> np.random.Generator:
     """The process-wide numpy Generator for host-side randomness (``mx.image`` augmenters).
 
     It is seeded from the global seed (``SeedSequence([seed, 0x1A6E])``), independently of the
     JAX key stream, and restarts whenever ``seed()`` is called. numpy Generators serialise calls
     internally, so it is safe to share between threads.
     """
-    import numpy as np
     with _lock:
         gen = _state.get("host_rng")
         if gen is None:

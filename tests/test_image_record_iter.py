@@ -437,9 +437,6 @@ def test_multi_iter_with_iter_protocol():
     _check_multi(_multi(IterableMultiIter))
 
 
-@pytest.mark.xfail(raises=TypeError, strict=False,
-                   reason="BaseModule.fit/score/iter_predict call iter(data); objects with only "
-                          "next() need base_module to fall back to calling next()")
 def test_multi_iter_docs_pattern_next_only():
     _check_multi(_multi(MultiIter))
 

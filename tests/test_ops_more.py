@@ -2,92 +2,13 @@
 made by real MXNet 1.9.1 with tests/golden/gen_ops_more.py: introspection, JSON nodes, then
 simple_bind, forward and backward. Random operators are checked by statistics and seeding
 reproducibility (MXNet's random stream cannot be matched)."""
-import json
-import os
-import sys
-
 import numpy as np
 import pytest
 
 import modjax as mx
+from ops_replay import golden_tests  # tests/ops_replay.py
 
-GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
-sys.path.insert(0, GOLDEN)
-from gen_ops import build  # noqa: E402  (the same code text builds the symbol in both)
-
-with open(os.path.join(GOLDEN, "ops_more", "index.json")) as _f:
-    INDEX = json.load(_f)
-VALUES = np.load(os.path.join(GOLDEN, "ops_more", "values.npz"))
-RTOL, ATOL = 1e-5, 1e-6
-
-
-def _close(got, want, what, tol=None):
-    rtol, atol = tol or (RTOL, ATOL)
-    got = got.asnumpy() if hasattr(got, "asnumpy") else np.asarray(got)
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
-    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
-    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol,
-                               equal_nan=True, err_msg=what)
-
-
-def _names(types):
-    return [np.dtype(t).name if t is not None else None for t in types]
-
-
-@pytest.mark.parametrize("rec", INDEX["cases"], ids=[c["id"] for c in INDEX["cases"]])
-def test_symbol_case(rec):
-    cid = rec["id"]
-    sym = build(mx, rec["code"])
-    assert sym.list_arguments() == rec["arguments"]
-    assert sym.list_outputs() == rec["outputs"]
-    assert sym.list_auxiliary_states() == rec["aux"]
-    given = {k: tuple(v) for k, v in rec["given_shapes"].items()}
-    infer = sym.infer_shape_partial if rec["partial"] else sym.infer_shape
-    arg_shapes, out_shapes, aux_shapes = infer(**given)
-    assert [list(s) for s in arg_shapes] == rec["arg_shapes"]
-    assert [list(s) for s in out_shapes] == rec["out_shapes"]
-    assert [list(s) for s in aux_shapes] == rec["aux_shapes"]
-    if not rec["partial"]:
-        arg_types, out_types, aux_types = sym.infer_type(**rec["type_dict"])
-        assert _names(arg_types) == rec["arg_types"]
-        assert _names(out_types) == rec["out_types"]
-        assert _names(aux_types) == rec["aux_types"]
-    doc = json.loads(sym.tojson())
-    assert [[n["op"], n["name"], n.get("attrs", {})] for n in doc["nodes"]] == rec["nodes"]
-    assert doc["node_row_ptr"] == rec["node_row_ptr"]
-    if not rec["values"]:
-        return
-    tol = tuple(rec["tol"]) if rec["tol"] else None
-    types = dict(zip(rec["arguments"], rec["arg_types"]))
-    exe = sym.simple_bind(mx.cpu(), grad_req=rec["grad_req"], type_dict=types, **given)
-    for name in rec["arguments"]:
-        exe.arg_dict[name][:] = VALUES[f"{cid}|in|{name}"]
-    outs = exe.forward(is_train=rec["train"])
-    assert len(outs) == len(rec["outputs"])
-    for i, out in enumerate(outs):
-        _close(out, VALUES[f"{cid}|out|{i}"], f"{cid} output {rec['outputs'][i]}", tol)
-    if rec["backward"]:
-        exe.backward([mx.nd.array(VALUES[f"{cid}|hg|{i}"]) for i in range(len(outs))])
-        for name in rec["arguments"]:
-            if rec["grad_req"][name] != "null":
-                _close(exe.grad_dict[name], VALUES[f"{cid}|grad|{name}"], f"{cid} gradient of {name}",
-                       tol)
-
-
-@pytest.mark.parametrize("rec", INDEX["nd_cases"], ids=[c["id"] for c in INDEX["nd_cases"]])
-def test_nd_case(rec):
-    cid = rec["id"]
-    env = {"mx": mx, "np": np}
-    for name in rec["inputs"]:
-        value = VALUES[f"{cid}|in|{name}"]
-        env[name] = mx.nd.array(value, dtype=value.dtype)
-    out = eval(rec["code"], env)
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
-    assert isinstance(out, (list, tuple)) == rec["is_list"]
-    assert len(outs) == rec["n_out"]
-    tol = tuple(rec["tol"]) if rec["tol"] else None
-    for i, o in enumerate(outs):
-        _close(o, VALUES[f"{cid}|out|{i}"], f"{cid} output {i}", tol)
+test_symbol_case, test_nd_case = golden_tests("ops_more")
 
 
 # -- behaviour without goldens ---------------------------------------------------------------------

@@ -36,6 +36,20 @@ def _check_names(names: Sequence[str], what: str, arguments: list[str], throw: b
             logger.warning(msg)
 
 
+def _batches(data_iter: Any) -> Iterator[Any]:
+    """Iterate a DataIter, or any object with ``next()`` (the docs' "new iterator" contract)."""
+    if hasattr(data_iter, "__iter__"):
+        return iter(data_iter)
+
+    def gen() -> Iterator[Any]:
+        while True:
+            try:
+                yield data_iter.next()
+            except StopIteration:
+                return
+    return gen()
+
+
 def _call_callbacks(callbacks: Any, *args: Any) -> None:
     for cb in _as_list(callbacks):
         cb(*args)
@@ -88,7 +102,7 @@ class BaseModule:
             eval_metric = metric_mod.create(eval_metric)
         eval_metric.reset()
         actual_num_batch = 0
-        for nbatch, eval_batch in enumerate(eval_data):
+        for nbatch, eval_batch in enumerate(_batches(eval_data)):
             if num_batch is not None and nbatch == num_batch:
                 break
             self.prepare(eval_batch, sparse_row_id_fn=sparse_row_id_fn)
@@ -111,7 +125,7 @@ class BaseModule:
         self._require(binded=True, params=True, what="iter_predict")
         if reset:
             eval_data.reset()
-        for nbatch, eval_batch in enumerate(eval_data):
+        for nbatch, eval_batch in enumerate(_batches(eval_data)):
             if num_batch is not None and nbatch == num_batch:
                 break
             self.prepare(eval_batch, sparse_row_id_fn=sparse_row_id_fn)
@@ -197,7 +211,7 @@ class BaseModule:
             tic = time.time()
             eval_metric.reset()
             nbatch = 0
-            data_iter = iter(train_data)
+            data_iter = _batches(train_data)
             end_of_batch = False
             next_data_batch = next(data_iter)
             eval_name_vals: list = []

@@ -1,6 +1,5 @@
 """Generate the goldens of the indexing, math, random and extra shape operators with real MXNet
-1.9.1 (issue 3, part A). Same case machinery as gen_ops.py (``build``, ``run_case``,
-``run_nd_case`` and the input makers are imported from there).
+1.9.1 (issue 3, part A), with the case machinery of ops_cases_common.py (as gen_ops.py).
 
 Run from the repository root:
     MXNET_SUBGRAPH_BACKEND=NONE ~/.mxnet-ref/bin/python tests/golden/gen_ops_more.py [case ids]
@@ -8,30 +7,12 @@ Writes tests/golden/ops_more/index.json and values.npz; tests/test_ops_more.py r
 Cases group many operators into one symbol (one compile each when replayed). Random operators
 get introspection-only cases (values=False): their values are checked by statistics.
 """
-import json
-import os
-import sys
-
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from gen_ops import A, I, N, U, run_case, run_nd_case  # noqa: E402
+from ops_cases_common import A, I, N, U, Goldens  # (the script's folder is on sys.path)
 
-OUT = os.path.join(HERE, "ops_more")
-CASES = []
-ND_CASES = []
-
-
-def case(cid, code, inputs=None, train=True, backward=True, head_grad=True, grad_req=None,
-         tol=None, values=True, partial=False):
-    CASES.append(dict(id=cid, code=code, inputs=inputs or {}, train=train, backward=backward,
-                      head_grad=head_grad, grad_req=grad_req, tol=tol, values=values and not partial,
-                      partial=partial))
-
-
-def nd_case(cid, code, inputs, tol=None):
-    ND_CASES.append(dict(id=cid, code=code, inputs=inputs, tol=tol))
+GOLDENS = Goldens("ops_more")
+case, nd_case = GOLDENS.case, GOLDENS.nd_case
 
 
 def group(*items):
@@ -359,42 +340,5 @@ nd_case("nd_onehot_encode", "mx.nd._internal._onehot_encode(a, b)", {"a": A([1.0
 nd_case("nd_arange", "mx.nd._internal._arange(start=1, stop=2, step=0.25, repeat=2)", {})
 
 
-# ==============================================================================================
-def main():
-    import mxnet as mx
-    os.makedirs(OUT, exist_ok=True)
-    store = {}
-    only = set(sys.argv[1:])
-    records, failed = [], []
-    for c in CASES:
-        if only and c["id"] not in only:
-            continue
-        try:
-            records.append(run_case(mx, c, store))
-        except Exception as err:
-            failed.append(c["id"])
-            print("case %s failed: %s" % (c["id"], str(err).strip().splitlines()[-1]))
-    nd_records = []
-    for c in ND_CASES:
-        if only and c["id"] not in only:
-            continue
-        try:
-            nd_records.append(run_nd_case(mx, c, store))
-        except Exception as err:
-            failed.append(c["id"])
-            print("nd case %s failed: %s" % (c["id"], str(err).strip().splitlines()[-1]))
-    if failed:
-        raise SystemExit("failed cases: %s" % failed)
-    if only:
-        return
-    with open(os.path.join(OUT, "index.json"), "w") as f:
-        json.dump({"mxnet_version": mx.__version__, "cases": records, "nd_cases": nd_records}, f,
-                  indent=1, sort_keys=True)
-    np.savez_compressed(os.path.join(OUT, "values.npz"), **store)
-    size = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
-    print("%d symbol cases, %d nd cases, %d arrays, %.0f kB" % (len(records), len(nd_records),
-                                                                len(store), size / 1024))
-
-
 if __name__ == "__main__":
-    main()
+    GOLDENS.main()

@@ -5,9 +5,9 @@ and Custom.
 
 Run from the repository root:
     MXNET_SUBGRAPH_BACKEND=NONE ~/.mxnet-ref/bin/python tests/golden/gen_ops_nn.py [case ids]
-Writes tests/golden/ops_nn/index.json and values.npz in the format of gen_ops.py (whose input
-makers and ``build`` it reuses); tests/test_ops_nn.py replays them. Unlike gen_ops.py, a case's
-``inputs`` may also give auxiliary states.
+Writes tests/golden/ops_nn/index.json and values.npz with the case machinery of
+ops_cases_common.py (as gen_ops.py); tests/test_ops_nn.py replays them. Here a case's ``inputs``
+also give auxiliary states.
 
 MXNet 1.9.1 bugs that shaped the cases: the oneDNN Deconvolution rejects target_shape, so those
 cases run in a child process on MXNet's native CPU kernels (MXNET_MKLDNN_ENABLED=0); LeakyReLU
@@ -16,33 +16,13 @@ training (tested by statistics); SoftmaxOutput(out_grad=True) ignores the head g
 SoftmaxActivation's instance-mode gradient on 3-D data is not the forward's derivative (both
 checked against their definitions in the tests).
 """
-import json
 import os
 import sys
-import zlib
 
-import numpy as np
+from ops_cases_common import A, I, N, U, Goldens, run_case  # (the script's folder is on sys.path)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-OUT = os.path.join(HERE, "ops_nn")
-
-from gen_ops import A, I, N, U, build  # noqa: E402
-
-CASES = []
-ND_CASES = []
-
-
-def case(cid, code, inputs=None, train=True, backward=True, head_grad=True, grad_req=None,
-         tol=None, values=True, native=False):
-    """One symbol case (see gen_ops.case); ``native``: run with oneDNN off."""
-    CASES.append(dict(id=cid, code=code, inputs=inputs or {}, train=train, backward=backward,
-                      head_grad=head_grad, grad_req=grad_req, tol=tol, values=values, partial=False,
-                      native=native))
-
-
-def nd_case(cid, code, inputs, tol=None):
-    ND_CASES.append(dict(id=cid, code=code, inputs=inputs, tol=tol))
+GOLDENS = Goldens("ops_nn")
+case, nd_case = GOLDENS.case, GOLDENS.nd_case
 
 
 # -- Deconvolution -----------------------------------------------------------------------------
@@ -209,72 +189,6 @@ nd_case("nd_losses", "[mx.nd.smooth_l1(x, scalar=1.5), mx.nd.softmax_cross_entro
 
 
 # ==============================================================================================
-def _type_names(types):
-    return None if types is None else [np.dtype(t).name for t in types]
-
-
-def run_case(mx, c, store):
-    """gen_ops.run_case, with auxiliary states taken from ``inputs`` when given there."""
-    rng = np.random.RandomState(zlib.crc32(c["id"].encode()))
-    sym = build(mx, c["code"])
-    given = {k: f(rng) for k, f in c["inputs"].items()}
-    args, aux = sym.list_arguments(), sym.list_auxiliary_states()
-    shapes = {k: v.shape for k, v in given.items() if k in args}
-    types = {k: v.dtype for k, v in given.items() if k in args}
-    arg_shapes, out_shapes, aux_shapes = sym.infer_shape(**shapes)
-    arg_types, out_types, aux_types = sym.infer_type(**types)
-    values = {name: given[name] if name in given else rng.randn(*shape).astype(dtype)
-              for name, shape, dtype in zip(args, arg_shapes, arg_types)}
-    aux_values = {name: given[name] if name in given else
-                  rng.uniform(0.5 if name.endswith("moving_var") else -1.0, 1.5, size=shape).astype(dtype)
-                  for name, shape, dtype in zip(aux, aux_shapes, aux_types)}
-    req = c["grad_req"] or {}
-    reqs = {n: req.get(n, "write" if np.issubdtype(values[n].dtype, np.floating) else "null")
-            for n in values}
-    if not c["backward"]:
-        reqs = {n: "null" for n in args}
-    j = json.loads(sym.tojson())
-    rec = dict(id=c["id"], code=c["code"], train=c["train"], backward=c["backward"], partial=False,
-               head_grad=c["head_grad"], values=c["values"], tol=c["tol"],
-               given_shapes={k: list(v) for k, v in shapes.items()},
-               type_dict={k: np.dtype(v).name for k, v in types.items()},
-               grad_req=reqs, arguments=args, outputs=sym.list_outputs(), aux=aux,
-               arg_shapes=[list(s) for s in arg_shapes], out_shapes=[list(s) for s in out_shapes],
-               aux_shapes=[list(s) for s in aux_shapes], arg_types=_type_names(arg_types),
-               out_types=_type_names(out_types), aux_types=_type_names(aux_types),
-               node_row_ptr=j["node_row_ptr"],
-               nodes=[[n["op"], n["name"], n.get("attrs", {})] for n in j["nodes"]])
-    if not c["values"]:
-        return rec
-    exe = sym.simple_bind(mx.cpu(), grad_req=reqs, type_dict={n: values[n].dtype for n in args},
-                          **{n: values[n].shape for n in args})
-    for name in args:
-        exe.arg_dict[name][:] = values[name]
-        store["%s|in|%s" % (c["id"], name)] = values[name]
-    for name in aux:
-        exe.aux_dict[name][:] = aux_values[name]
-        store["%s|auxin|%s" % (c["id"], name)] = aux_values[name]
-    outs = exe.forward(is_train=c["train"])
-    for i, o in enumerate(outs):
-        store["%s|out|%d" % (c["id"], i)] = o.asnumpy()
-    if c["backward"]:
-        if c["head_grad"]:
-            hg = [rng.randn(*o.shape).astype(o.dtype) for o in outs]
-            for i, g in enumerate(hg):
-                store["%s|hg|%d" % (c["id"], i)] = g
-            exe.backward([mx.nd.array(g, dtype=g.dtype) for g in hg])
-        else:
-            exe.backward()
-        for name in args:
-            if reqs[name] != "null":
-                store["%s|grad|%s" % (c["id"], name)] = exe.grad_dict[name].asnumpy()
-    for name in aux:
-        store["%s|auxout|%s" % (c["id"], name)] = exe.aux_dict[name].asnumpy()
-    for name in args:
-        store["%s|argout|%s" % (c["id"], name)] = exe.arg_dict[name].asnumpy()
-    return rec
-
-
 def _run_native(ids):
     """Run cases in a child process with oneDNN off (MXNet's native CPU kernels)."""
     import pickle
@@ -290,45 +204,18 @@ def _run_native(ids):
 
 
 def main():
-    import mxnet as mx
-    from gen_ops import run_nd_case
-    if sys.argv[1:2] == ["--native"]:
+    if sys.argv[1:2] == ["--native"]:  # the child of _run_native: --native PATH ids
         import pickle
+        import mxnet as mx
         store = {}
-        records = {c["id"]: run_case(mx, c, store) for c in CASES if c["id"] in sys.argv[3:]}
+        records = {c["id"]: run_case(mx, c, store) for c in GOLDENS.cases if c["id"] in sys.argv[3:]}
         with open(sys.argv[2], "wb") as f:
             pickle.dump((records, store), f)
         return
-    os.makedirs(OUT, exist_ok=True)
-    store = {}
     only = set(sys.argv[1:])  # debugging: run just these case ids (nothing is written)
-    native = [c["id"] for c in CASES if c.get("native") and (not only or c["id"] in only)]
+    native = [c["id"] for c in GOLDENS.cases if c["native"] and (not only or c["id"] in only)]
     native_records, native_store = _run_native(native) if native else ({}, {})
-    store.update(native_store)
-    records, failed = [], []
-    for c in CASES:
-        if only and c["id"] not in only:
-            continue
-        if c["id"] in native_records:
-            records.append(native_records[c["id"]])
-            continue
-        try:
-            records.append(run_case(mx, c, store))
-        except Exception as err:  # report every failing case, then stop
-            failed.append(c["id"])
-            print("case %s failed: %s" % (c["id"], str(err).strip().splitlines()[-1]))
-    if failed:
-        raise SystemExit("failed cases: %s" % failed)
-    if only:
-        return
-    nd_records = [run_nd_case(mx, c, store) for c in ND_CASES]
-    with open(os.path.join(OUT, "index.json"), "w") as f:
-        json.dump({"mxnet_version": mx.__version__, "cases": records, "nd_cases": nd_records}, f,
-                  indent=1, sort_keys=True)
-    np.savez_compressed(os.path.join(OUT, "values.npz"), **store)
-    size = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
-    print("%d symbol cases, %d nd cases, %d arrays, %.0f kB" % (len(records), len(nd_records),
-                                                                len(store), size / 1024))
+    GOLDENS.main(only, done=native_records, store=native_store)
 
 
 if __name__ == "__main__":
