@@ -22,7 +22,6 @@ with gzip.open(os.path.join(GOLD, "cells.json.gz")) as _f:
     CELLS = json.loads(_f.read().decode("utf-8"))
 ARRAYS = np.load(os.path.join(GOLD, "cells.npz"))
 PACK = np.load(os.path.join(GOLD, "pack.npz"))
-HAS_WHERE = hasattr(mx.sym, "where")
 MERGE = {"True": True, "False": False, "None": None}
 
 
@@ -37,11 +36,6 @@ def build(key):
     return rc.unroll(mx, name, layout, MERGE[merge])
 
 
-def needs_where(key):
-    if key.startswith("zoneout") and not HAS_WHERE:
-        pytest.skip("the 'where' operator is not registered yet (ZoneoutCell uses it)")
-
-
 @pytest.fixture(autouse=True)
 def _quiet():
     with warnings.catch_warnings():
@@ -51,7 +45,6 @@ def _quiet():
 
 @pytest.mark.parametrize("key", sorted(CELLS))
 def test_unrolled_graph_matches_mxnet(key):
-    needs_where(key)
     rec = CELLS[key]
     _, sym, shapes = build(key)
     assert sym.tojson() == rec["json"]
@@ -68,7 +61,6 @@ NUMERIC = sorted(k for k, r in CELLS.items() if "numerics" in r)
 
 @pytest.mark.parametrize("key", NUMERIC)
 def test_forward_backward_match_mxnet(key):
-    needs_where(key)
     rec = CELLS[key]
     train = rec["numerics"]["train"]
     _, sym, _ = build(key)
@@ -264,7 +256,6 @@ def test_shared_params_across_cells():
                                           ("unfused_lstm_bi", 4), ("zoneout", 1)])
 def test_every_unroll_lowers_to_scans(name, regions):
     """Each tagged unroll passes the loop lowering's checks (T alike steps): one scan each."""
-    needs_where(name)
     from modjax.symbol.lower import LoweredGraph
     for layout, merge in (("NTC", True), ("TNC", None)):
         _, sym, _ = rc.unroll(mx, name, layout, merge)
