@@ -184,3 +184,19 @@ def test_symbol_in_place_and_bool_refused():
         bool(a)
     with pytest.raises(NotImplementedError):
         a += 1
+
+
+def test_bad_operator_parameters_name_operator_node_and_parameter():
+    x = mx.sym.var("x")
+    with pytest.raises(MXNetError, match=r"operator Activation \(node 'act'\): invalid value 'swish' for "
+                                         r"parameter 'act_type'"):
+        mx.sym.Activation(x, act_type="swish", name="act")
+    conv = mx.sym.Convolution(x, kernel=(5, 5), num_filter=2, name="c1")
+    with pytest.raises(ShapeError, match=r"Convolution \('c1'\): Convolution: kernel size \(5 with "
+                                         r"dilation\) exceeds input \(3 padded to 3\)"):
+        conv.infer_shape(x=(1, 1, 3, 3))
+    pool = mx.sym.Pooling(x, kernel=(5, 5), name="p1")
+    with pytest.raises(ShapeError, match=r"Pooling \('p1'\).*kernel size \(5\) exceeds input"):
+        pool.infer_shape(x=(1, 1, 3, 3))
+    emb = mx.nd.Embedding(mx.nd.array([-1, 7, 1.7]), mx.nd.array(np.eye(4)), input_dim=4, output_dim=4)
+    np.testing.assert_array_equal(emb.asnumpy().argmax(1), [0, 3, 1])  # truncate, then clip

@@ -147,6 +147,12 @@ def _conv_shape(p: Params, ins: list, outs: list) -> tuple[list, list]:
     if _has_ndim(data):
         if len(data) != len(p.kernel) + 2:
             raise ShapeError(f"Convolution: data {tuple(data)} does not fit kernel {p.kernel}")
+        _, dilate, pad, _ = _conv_geometry(p)
+        spatial = [data[i] for i, c in enumerate(layout) if c not in "NC"]
+        for x, k, d, q in zip(spatial, p.kernel, dilate, pad):
+            if x and d * (k - 1) + 1 > x + 2 * q:
+                raise ShapeError(f"Convolution: kernel size ({d * (k - 1) + 1} with dilation) exceeds "
+                                 f"input ({x} padded to {x + 2 * q})")
         cpg = data[layout.index("C")] // p.num_group
         w = ((p.num_filter, cpg) + tuple(p.kernel) if layout[1] == "C"
              else (p.num_filter,) + tuple(p.kernel) + (cpg,))
