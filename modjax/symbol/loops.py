@@ -43,14 +43,31 @@ class LoopRegion:
     def length(self) -> int:
         return len(self.nodes)
 
+    def _stacked_input(self, entries: list, plan_nodes: Sequence[Node], index: dict, values: dict
+                       ) -> Any:
+        """The per-step inputs stacked on a new leading axis. When they are the T outputs of one
+        SliceChannel(squeeze_axis) in order, that is its input with the axis moved first (one
+        transpose instead of T slices and a stack: the program stays the same size for any T)."""
+        g = entries[0][0]
+        node = plan_nodes[g]
+        if (node.op is not None and node.op.name == "SliceChannel" and node.params.squeeze_axis
+                and node.params.num_outputs == len(entries)
+                and entries == [(g, t) for t in range(len(entries))]):
+            src, j, _ = node.inputs[0]
+            data = values[index[id(src)]][j]
+            return jnp.moveaxis(data, node.params.axis % data.ndim, 0)
+        return jnp.stack([values[e[0]][e[1]] for e in entries])
+
     def run(self, plan_nodes: Sequence[Node], params: Sequence[Any], values: dict, key: Any,
-            is_train: bool, base: int) -> None:
-        """Scan the steps; write each step's exported outputs into ``values``."""
+            is_train: bool, base: int, index: dict) -> None:
+        """Scan the steps; write each step's exported outputs into ``values`` (and the stacked
+        outputs under ``("region", id(self))``)."""
         def get(entry: tuple) -> Any:
             return values[entry[0]][entry[1]]
 
         carry0 = tuple(get(e) for e in self.carry_init)
-        xs = tuple(jnp.stack([get(e) for e in entries]) for entries in self.xs_entries)
+        xs = tuple(self._stacked_input(entries, plan_nodes, index, values)
+                   for entries in self.xs_entries)
         inv = {}
         for inputs in self.template_inputs:
             for src in inputs:
@@ -86,6 +103,7 @@ class LoopRegion:
         steps = jnp.arange(self.length, dtype=jnp.int32)
         _, ys = jax.lax.scan(body, carry0, (steps, xs))
         exported = {kj: y for kj, y in zip(self.exported, ys)}
+        values[("region", id(self))] = exported
         for t, row in enumerate(self.nodes):
             for k, gidx in enumerate(row):
                 values[gidx] = _StepOutputs(exported, k, t)
@@ -175,6 +193,42 @@ def _build(steps: list[list[int]], nodes: Sequence[Node], index: dict[int, int],
     deps = {e[0] for e in carry_init} | {e[0] for ent in xs_entries for e in ent} | \
         {src[1][0] for row in template_inputs for src in row if src[0] == "inv"}
     return LoopRegion(steps, template_inputs, carry_slots, carry_init, xs_entries, exported, deps)
+
+
+def find_stacked_concats(nodes: Sequence[Node], regions: list[LoopRegion]) -> dict[int, tuple]:
+    """Concat nodes that stack one exported output of a region over its steps, in order, through
+    ``expand_dims`` (``merge_outputs=True``): node index -> (region, (k, j), axis). Lowering
+    replaces each by one ``moveaxis`` of the scan's stacked output."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    where: dict[int, tuple] = {}
+    for region in regions:
+        for t, row in enumerate(region.nodes):
+            for k, g in enumerate(row):
+                where[g] = (region, t, k)
+    found = {}
+    for i, node in enumerate(nodes):
+        if node.op is None or node.op.name != "Concat":
+            continue
+        picks = []
+        for src, j, _ in node.inputs:
+            if src.op is None or src.op.name != "expand_dims" or j != 0:
+                break
+            inner, jj, _ = src.inputs[0]
+            hit = where.get(index[id(inner)])
+            if hit is None:
+                break
+            picks.append((hit, jj, src.params.axis))
+        else:
+            if not picks:
+                continue
+            region = picks[0][0][0]
+            k, j = picks[0][0][2], picks[0][1]
+            ndim_axis = {p[2] for p in picks}
+            if (len(picks) == region.length and len(ndim_axis) == 1
+                    and all(p[0] == (region, t, k) and p[1] == j for t, p in enumerate(picks))
+                    and (k, j) in region.exported and ndim_axis == {node.params.dim}):
+                found[i] = (region, (k, j), node.params.dim)
+    return found
 
 
 def find_regions(nodes: Sequence[Node], heads: Sequence[tuple[int, int]]) -> list[LoopRegion]:

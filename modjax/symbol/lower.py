@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from ..base import MXNetError
 from ..ops.registry import OpCtx
 from .graph import Node
-from .loops import LoopRegion, find_regions
+from .loops import LoopRegion, find_regions, find_stacked_concats
 
 __all__ = ["LoweredGraph"]
 
@@ -66,6 +66,8 @@ class LoweredGraph:
         self.loss_heads = [(not n.is_variable) and n.op.is_loss(n.params) for n, _ in sym._heads]
         self.needs_key = any(not n.is_variable and n.op.needs_key for n in nodes)
         self._units = self._schedule(find_regions(nodes, self._heads))
+        self._index = {id(n): i for i, n in enumerate(nodes)}
+        self._stacked = find_stacked_concats(nodes, self.loop_regions)
 
     @property
     def loop_regions(self) -> list[LoopRegion]:
@@ -122,7 +124,12 @@ class LoweredGraph:
         for kind, item in self._units:
             if kind == "region":
                 params = [e[2] if e[0] == "op" else None for e in self._plan]
-                item.run(self._nodes, params, values, key, is_train, item.nodes[0][0])
+                item.run(self._nodes, params, values, key, is_train, item.nodes[0][0], self._index)
+                continue
+            if item in self._stacked:  # Concat of expand_dims over a region's steps
+                region, kj, axis = self._stacked[item]
+                stacked = values[("region", id(region))][kj]
+                values[item] = (jnp.moveaxis(stacked, 0, axis % stacked.ndim),)
                 continue
             step, entry = item, self._plan[item]
             if entry[0] == "arg":
