@@ -50,6 +50,8 @@ def sym_gen_factory(mx):
 def run_modjax(sentences, n_batches, first_batch_only=False):
     import modjax as mx
     t_start = time.perf_counter()
+    np.random.seed(0)  # the iterator shuffles with numpy: the same first bucket in every process
+    mx.random.seed(0)
     it = mx.rnn.BucketSentenceIter(sentences, BATCH, buckets=BUCKETS, invalid_label=0)
     mod = mx.mod.BucketingModule(sym_gen_factory(mx), default_bucket_key=it.default_bucket_key)
     opt = {"learning_rate": 0.01, "momentum": 0.0, "wd": 0.0}

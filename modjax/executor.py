@@ -243,7 +243,7 @@ class Executor:
 
 
 def _zeros(shape: Sequence[int], dtype: Any, ctx: Context) -> NDArray:
-    return NDArray(jax.device_put(jnp.zeros(tuple(shape), normalize_dtype(dtype)), ctx.jax_device), ctx)
+    return NDArray(jax.device_put(np.zeros(tuple(shape), normalize_dtype(dtype)), ctx.jax_device), ctx)
 
 
 def simple_bind(sym: Any, ctx: Context | None, grad_req: Any = "write", type_dict: dict | None = None,

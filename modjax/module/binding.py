@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from ..base import MXNetError, ShapeError, normalize_dtype
@@ -97,7 +96,7 @@ class BindingMixin:
             cur = self._inputs.get(name)
             if cur is None or tuple(cur.shape) != tuple(shape):
                 self._inputs[name] = self._placement.put_batch(
-                    jnp.zeros(self._local_input_shape(name), self._input_types[name]),
+                    np.zeros(self._local_input_shape(name), self._input_types[name]),
                     self._batch_axes[name])
 
     def _local_input_shape(self, name: str) -> tuple[int, ...]:

@@ -218,7 +218,7 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
                 ("arg", self._param_names, self._param_shapes, self._param_types, arg_params),
                 ("aux", self._aux_names, self._aux_shapes, self._aux_types, aux_params)):
             for name in sorted(names):
-                arr = NDArray(jnp.zeros(shapes[name], types[name]), cpu())
+                arr = NDArray(np.zeros(shapes[name], types[name]), cpu())
                 if given is not None and name in given:
                     src = given[name]
                     src_arr = src._data if isinstance(src, NDArray) else jnp.asarray(src)

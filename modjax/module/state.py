@@ -87,8 +87,10 @@ class ParamState:
         return self.placement.put_replicated(jnp.asarray(x, dtype))
 
     def allocate(self, param_shapes: dict, param_types: dict, aux_shapes: dict, aux_types: dict) -> None:
-        self.params = {n: self._put(jnp.zeros(s), param_types[n]) for n, s in param_shapes.items()}
-        self.aux = {n: self._put(jnp.zeros(s), aux_types[n]) for n, s in aux_shapes.items()}
+        # host zeros, then one transfer each (a jnp.zeros would compile a program per shape)
+        self.params = {n: self._put(np.zeros(s, param_types[n]), param_types[n])
+                       for n, s in param_shapes.items()}
+        self.aux = {n: self._put(np.zeros(s, aux_types[n]), aux_types[n]) for n, s in aux_shapes.items()}
         self.layout_key = (tuple((n, tuple(v.shape), str(v.dtype)) for n, v in sorted(self.params.items())),
                            tuple((n, tuple(v.shape), str(v.dtype)) for n, v in sorted(self.aux.items())))
 
