@@ -470,15 +470,22 @@ class NDArrayIter(DataIter):
         return self._getdata(source, self.cursor, end)
 
     def _device_rows(self, source: list, start: int) -> list:
-        """One full batch sliced on the device from a device copy of the (shuffled) data:
-        one small dispatch per array instead of a host-to-device copy per batch."""
+        """One full batch from a device copy of the (shuffled) data. The copy is made once per
+        shuffle and split into all its full batches by one executable, so a batch costs no
+        host-to-device copy and no dispatch; offsets off the batch grid slice on the device."""
         cache = self.__dict__.setdefault("_device_cache", {})
         out = []
         for name, v in source:
             dev = cache.get(name)
             if dev is None or dev[0] is not v:
-                dev = cache[name] = (v, jax.device_put(v, cpu().jax_device))
-            out.append(_take_rows(dev[1], start, self.batch_size, self._ax(v)))
+                axis = self._ax(v)
+                n_full = v.shape[axis] // self.batch_size
+                whole = jax.device_put(v, cpu().jax_device)
+                dev = cache[name] = (v, whole, _split_rows(whole, self.batch_size, axis, n_full))
+            if start % self.batch_size == 0 and start // self.batch_size < len(dev[2]):
+                out.append(dev[2][start // self.batch_size])
+            else:
+                out.append(_take_rows(dev[1], start, self.batch_size, self._ax(v)))
         return out
 
     def getdata(self) -> list[NDArray]:
@@ -506,6 +513,13 @@ def _take_rows_impl(x: jax.Array, start: jax.Array, size: int, axis: int) -> jax
 
 
 _take_rows_impl = jax.jit(_take_rows_impl, static_argnums=(2, 3))
+
+
+def _split_rows_impl(x: jax.Array, size: int, axis: int, count: int) -> tuple:
+    return tuple(jax.lax.slice_in_dim(x, i * size, (i + 1) * size, axis=axis) for i in range(count))
+
+
+_split_rows = jax.jit(_split_rows_impl, static_argnums=(1, 2, 3))
 
 
 def _take_rows(x: jax.Array, start: int, size: int, axis: int) -> jax.Array:
