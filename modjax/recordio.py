@@ -85,6 +85,32 @@ def _as_bytes(buf: Any) -> bytes:
     raise MXNetError(f"RecordIO: a record must be bytes, got {type(buf).__name__}")
 
 
+def _parse_head(head: bytes, uri: str, pos: int, where: str, short_tail: str = "",
+                magic_tail: str = "") -> tuple[int, int]:
+    """``(cflag, length)`` of the part header ``head`` read at byte ``pos``; raises
+    ``RecordIOError`` for a short header or a bad magic number (``where`` names the record,
+    the tails end the messages)."""
+    if len(head) < 8:
+        raise RecordIOError(f"Invalid RecordIO File '{uri}': truncated record header at byte "
+                            f"{pos}{where}{short_tail}")
+    magic, lrec = struct.unpack("<II", head)
+    if magic != _MAGIC:
+        raise RecordIOError(f"Invalid RecordIO File '{uri}': bad magic number 0x{magic:08x} at "
+                            f"byte {pos}{where}{magic_tail}")
+    return lrec >> 29, lrec & _LEN_MASK
+
+
+_NOT_A_RECORD_START = (f"; expected 0x{_MAGIC:08x}. The file is corrupt or the offset is not a "
+                       "record start")
+
+
+def _check_part(cflag: int, started: bool, uri: str, pos: int, where: str) -> None:
+    """Raise unless ``cflag`` may come here: a first or whole part iff no part came before."""
+    if (cflag in (0, 1)) == started:
+        raise RecordIOError(f"Invalid RecordIO File '{uri}': unexpected part flag {cflag} at "
+                            f"byte {pos}{where}")
+
+
 def _read_one(f: Any, uri: str, count: int) -> bytes | None:
     """Read the record at ``f``'s position (``None`` at a clean end of file)."""
     out = []
@@ -96,18 +122,10 @@ def _read_one(f: Any, uri: str, count: int) -> bytes | None:
                 raise RecordIOError(f"Invalid RecordIO File '{uri}': record #{count} ends at byte "
                                     f"{offset} without its last part (truncated file)")
             return None
-        if len(head) < 8:
-            raise RecordIOError(f"Invalid RecordIO File '{uri}': truncated record header at byte "
-                                f"{offset} (record #{count}); the file is cut short")
-        magic, lrec = struct.unpack("<II", head)
-        if magic != _MAGIC:
-            raise RecordIOError(f"Invalid RecordIO File '{uri}': bad magic number 0x{magic:08x} at "
-                                f"byte {offset} (record #{count}); expected 0x{_MAGIC:08x}. The file "
-                                "is corrupt or the offset is not a record start")
-        cflag, length = lrec >> 29, lrec & _LEN_MASK
-        if (cflag in (0, 1)) == bool(out):
-            raise RecordIOError(f"Invalid RecordIO File '{uri}': unexpected part flag {cflag} at "
-                                f"byte {offset} (record #{count})")
+        where = f" (record #{count})"
+        cflag, length = _parse_head(head, uri, offset, where, "; the file is cut short",
+                                    _NOT_A_RECORD_START)
+        _check_part(cflag, bool(out), uri, offset, where)
         padded = (length + 3) & ~3
         body = f.read(padded)
         if len(body) < padded:
@@ -329,14 +347,8 @@ def scan_record_offsets(uri: str) -> list[int]:
         while pos < size:
             f.seek(pos)
             head = f.read(8)
-            if len(head) < 8:
-                raise RecordIOError(f"Invalid RecordIO File '{uri}': truncated record header at byte "
-                                    f"{pos} (record #{count}); the file is cut short")
-            magic, lrec = struct.unpack("<II", head)
-            if magic != _MAGIC:
-                raise RecordIOError(f"Invalid RecordIO File '{uri}': bad magic number 0x{magic:08x} "
-                                    f"at byte {pos} (record #{count})")
-            cflag, length = lrec >> 29, lrec & _LEN_MASK
+            cflag, length = _parse_head(head, uri, pos, f" (record #{count})",
+                                        "; the file is cut short")
             if cflag in (0, 1):
                 if in_record:
                     raise RecordIOError(f"Invalid RecordIO File '{uri}': record #{count} ends at "
@@ -373,17 +385,9 @@ def read_record_at(fd: int, uri: str, offset: int, what: str = "",
     pos = offset
     while True:
         head = os.pread(fd, 8, pos)
-        if len(head) < 8:
-            raise RecordIOError(f"Invalid RecordIO File '{uri}': truncated record header at byte "
-                                f"{pos}{what}")
-        magic, lrec = struct.unpack("<II", head)
-        if magic != _MAGIC:
-            raise RecordIOError(f"Invalid RecordIO File '{uri}': bad magic number 0x{magic:08x} at "
-                                f"byte {pos}{what}; the file is corrupt or the index is wrong")
-        cflag, length = lrec >> 29, lrec & _LEN_MASK
-        if (cflag in (0, 1)) == bool(out):
-            raise RecordIOError(f"Invalid RecordIO File '{uri}': unexpected part flag {cflag} at "
-                                f"byte {pos}{what}")
+        cflag, length = _parse_head(head, uri, pos, what,
+                                    magic_tail="; the file is corrupt or the index is wrong")
+        _check_part(cflag, bool(out), uri, pos, what)
         body = os.pread(fd, length, pos + 8)
         if len(body) < length:
             raise RecordIOError(f"Invalid RecordIO File '{uri}': record at byte {offset}{what} is "

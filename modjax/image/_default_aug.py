@@ -167,15 +167,17 @@ class DefaultAugmenter:
                 c, dh, dw = p.data_shape
                 if rows >= dh and cols >= dw:  # same draws, in the same order, as _crop()
                     self._interp(p.inter_method, cols, rows, dw, dh, rng)
-                    y, x = rows - dh, cols - dw
-                    if p.rand_crop:
-                        y = int(rng.integers(0, y, endpoint=True))
-                        x = int(rng.integers(0, x, endpoint=True))
-                    else:
-                        y, x = y // 2, x // 2
+                    y, x = self._crop_offset(rng, rows - dh, cols - dw)
                     return pil_to_numpy(src)[y:y + dh, x:x + dw]
             src = pil_to_numpy(src)
         return self._numpy(src, rng)
+
+    def _crop_offset(self, rng: Any, y: int, x: int) -> tuple[int, int]:
+        """The crop's top-left corner given the spare rows ``y`` and columns ``x``: random with
+        ``rand_crop`` (y drawn first), else centred."""
+        if self.p.rand_crop:
+            return int(rng.integers(0, y, endpoint=True)), int(rng.integers(0, x, endpoint=True))
+        return y // 2, x // 2
 
     def _numpy(self, src: np.ndarray, rng: Any) -> np.ndarray:
         p = self.p
@@ -281,12 +283,7 @@ class DefaultAugmenter:
                 raise MXNetError(f"input image size {cols}x{rows} smaller than max_crop_size "
                                  f"{p.max_crop_size}")
             size = int(rng.integers(p.min_crop_size, p.max_crop_size, endpoint=True))
-            y, x = rows - size, cols - size
-            if p.rand_crop:
-                y = int(rng.integers(0, y, endpoint=True))
-                x = int(rng.integers(0, x, endpoint=True))
-            else:
-                y, x = y // 2, x // 2
+            y, x = self._crop_offset(rng, rows - size, cols - size)
             interp = self._interp(p.inter_method, size, size, dw, dh, rng)
             return resize_numpy(res[y:y + size, x:x + size], dw, dh, interp)
         # center (or random) crop, upsizing images smaller than data_shape first
@@ -302,12 +299,7 @@ class DefaultAugmenter:
             rows, cols = res.shape[:2]
         if rows < dh or cols < dw:
             raise MXNetError(f"input image size {cols}x{rows} smaller than input shape {dw}x{dh}")
-        y, x = rows - dh, cols - dw
-        if p.rand_crop:
-            y = int(rng.integers(0, y, endpoint=True))
-            x = int(rng.integers(0, x, endpoint=True))
-        else:
-            y, x = y // 2, x // 2
+        y, x = self._crop_offset(rng, rows - dh, cols - dw)
         return res[y:y + dh, x:x + dw]
 
     # --- color ----------------------------------------------------------------------------------

@@ -63,8 +63,9 @@ def _rng() -> np.random.Generator:
     return _random.host_rng()
 
 
-class SequentialAug(Augmenter):
-    """Apply the augmenters ``ts`` in order."""
+class _ListAug(Augmenter):
+    """Shared by the augmenters that hold a list ``ts``: dumps as ``[name, [dumps of ts]]``,
+    applies ``ts`` in list order."""
 
     def __init__(self, ts: Sequence[Augmenter]):
         super().__init__()
@@ -79,38 +80,39 @@ class SequentialAug(Augmenter):
         return src
 
 
-class ResizeAug(Augmenter):
-    """Resize the shorter edge to ``size``."""
-
-    def __init__(self, size: int, interp: int = 2):
-        super().__init__(size=size, interp=interp)
-        self.size = size
-        self.interp = interp
-
-    def _apply(self, src: np.ndarray) -> np.ndarray:
-        return resize_short(src, self.size, self.interp)
+class SequentialAug(_ListAug):
+    """Apply the augmenters ``ts`` in order."""
 
 
-class ForceResizeAug(Augmenter):
-    """Resize to ``size`` (w, h), ignoring the aspect ratio."""
+class _SizeInterpAug(Augmenter):
+    """Shared by the augmenters built from ``(size, interp)``."""
 
     def __init__(self, size: Sequence[int], interp: int = 2):
         super().__init__(size=size, interp=interp)
         self.size = size
         self.interp = interp
+
+
+class ResizeAug(_SizeInterpAug):
+    """Resize the shorter edge to ``size``."""
+
+    def __init__(self, size: int, interp: int = 2):
+        super().__init__(size, interp)  # type: ignore[arg-type]
+
+    def _apply(self, src: np.ndarray) -> np.ndarray:
+        return resize_short(src, self.size, self.interp)
+
+
+class ForceResizeAug(_SizeInterpAug):
+    """Resize to ``size`` (w, h), ignoring the aspect ratio."""
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
         sizes = (src.shape[0], src.shape[1], self.size[1], self.size[0])
         return resize_numpy(src, self.size[0], self.size[1], get_interp_method(self.interp, sizes))
 
 
-class RandomCropAug(Augmenter):
+class RandomCropAug(_SizeInterpAug):
     """Random crop of ``size`` (w, h)."""
-
-    def __init__(self, size: Sequence[int], interp: int = 2):
-        super().__init__(size=size, interp=interp)
-        self.size = size
-        self.interp = interp
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
         return random_crop(src, self.size, self.interp)[0]
@@ -138,34 +140,25 @@ class RandomSizedCropAug(Augmenter):
         return random_size_crop(src, self.size, self.area, self.ratio, self.interp)[0]
 
 
-class CenterCropAug(Augmenter):
+class CenterCropAug(_SizeInterpAug):
     """Center crop of ``size`` (w, h)."""
-
-    def __init__(self, size: Sequence[int], interp: int = 2):
-        super().__init__(size=size, interp=interp)
-        self.size = size
-        self.interp = interp
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
         return center_crop(src, self.size, self.interp)[0]
 
 
-class RandomOrderAug(Augmenter):
+class RandomOrderAug(_ListAug):
     """Apply the augmenters ``ts`` in a random order (shuffled in place each call)."""
-
-    def __init__(self, ts: Sequence[Augmenter]):
-        super().__init__()
-        self.ts = list(ts)
-
-    def dumps(self) -> list:  # type: ignore[override]
-        return [self.__class__.__name__.lower(), [x.dumps() for x in self.ts]]
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
         order = _rng().permutation(len(self.ts))
         self.ts = [self.ts[i] for i in order]
-        for t in self.ts:
-            src = t(src)
-        return src
+        return super()._apply(src)
+
+
+def _jitter(amount: float) -> float:
+    """A blend factor ``1 + U(-amount, amount)``."""
+    return 1.0 + _rng().uniform(-amount, amount)
 
 
 def _float(src: np.ndarray) -> np.ndarray:
@@ -187,7 +180,7 @@ class BrightnessJitterAug(Augmenter):
         self.brightness = brightness
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
-        alpha = 1.0 + _rng().uniform(-self.brightness, self.brightness)
+        alpha = _jitter(self.brightness)
         return _like(_float(src) * np.float32(alpha), src)
 
 
@@ -200,7 +193,7 @@ class ContrastJitterAug(Augmenter):
         self.coef = _GRAY_COEF[None, None, :]
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
-        alpha = 1.0 + _rng().uniform(-self.contrast, self.contrast)
+        alpha = _jitter(self.contrast)
         x = _float(src)
         gray = x * self.coef
         gray = np.float32(3.0 * (1.0 - alpha) / gray.size) * gray.sum(dtype=np.float32)
@@ -216,7 +209,7 @@ class SaturationJitterAug(Augmenter):
         self.coef = _GRAY_COEF[None, None, :]
 
     def _apply(self, src: np.ndarray) -> np.ndarray:
-        alpha = 1.0 + _rng().uniform(-self.saturation, self.saturation)
+        alpha = _jitter(self.saturation)
         x = _float(src)
         gray = (x * self.coef).sum(axis=2, keepdims=True, dtype=np.float32)
         gray *= np.float32(1.0 - alpha)

@@ -115,7 +115,25 @@ class DataIter:
         """Number of filler examples at the end of the current batch."""
 
 
-class ResizeIter(DataIter):
+class _WrappingIter(DataIter):
+    """Shared by the iterators that hold a whole ``current_batch``: the ``get*`` methods read it."""
+
+    current_batch: DataBatch | None
+
+    def getdata(self) -> Any:
+        return self.current_batch.data
+
+    def getlabel(self) -> Any:
+        return self.current_batch.label
+
+    def getindex(self) -> Any:
+        return self.current_batch.index
+
+    def getpad(self) -> Any:
+        return self.current_batch.pad
+
+
+class ResizeIter(_WrappingIter):
     """Exactly ``size`` batches per epoch from ``data_iter``, resetting it when it runs out."""
 
     def __init__(self, data_iter: DataIter, size: int, reset_internal: bool = True):
@@ -146,18 +164,6 @@ class ResizeIter(DataIter):
             self.current_batch = self.data_iter.next()
         self.cur += 1
         return True
-
-    def getdata(self) -> Any:
-        return self.current_batch.data
-
-    def getlabel(self) -> Any:
-        return self.current_batch.label
-
-    def getindex(self) -> Any:
-        return self.current_batch.index
-
-    def getpad(self) -> Any:
-        return self.current_batch.pad
 
 
 class _PrefetchState:
@@ -207,7 +213,7 @@ class _PrefetchState:
                 t.join(timeout=5.0)
 
 
-class PrefetchingIter(DataIter):
+class PrefetchingIter(_WrappingIter):
     """Fetches the next batch of each wrapped iterator in a background thread.
 
     Batches of several iterators are joined (data lists, then label lists, in iterator order);
@@ -295,18 +301,6 @@ class PrefetchingIter(DataIter):
         if self.iter_next():
             return self.current_batch
         raise StopIteration
-
-    def getdata(self) -> Any:
-        return self.current_batch.data
-
-    def getlabel(self) -> Any:
-        return self.current_batch.label
-
-    def getindex(self) -> Any:
-        return self.current_batch.index
-
-    def getpad(self) -> Any:
-        return self.current_batch.pad
 
 
 _LAST_BATCH_MODES = ("pad", "discard", "roll_over")

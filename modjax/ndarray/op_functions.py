@@ -9,6 +9,7 @@ import numpy as np
 
 from ..base import MXNetError
 from ..ops.params import attr_str
+from ..ops.namespaces import install_op_namespaces
 from ..ops.registry import OpCtx, all_ops, get_op, split_positional
 from ..random import next_key
 from .ndarray import NDArray
@@ -71,17 +72,6 @@ def ndarray_function(op_name: str, py_name: str) -> Callable[..., Any]:
 def install(namespace: dict[str, Any]) -> None:
     """A function for every registered operator the namespace lacks, and the namespaces
     ``random`` (MXNet's sampler front ends), ``_internal`` and ``op`` (every operator)."""
-    import types
-
-    from ..ops.random_ops import frontend
-    for name in all_ops():
-        if name not in namespace:
-            namespace[name] = ndarray_function(name, name)
-    every = {name: ndarray_function(name, name) for name in all_ops()}
-    namespace.setdefault("_internal", types.SimpleNamespace(**every))
-    namespace.setdefault("op", types.SimpleNamespace(**every))
-    namespace.setdefault("contrib", types.SimpleNamespace(**{  # MXNet's _contrib_ operators
-        name[len("_contrib_"):]: every[name] for name in every if name.startswith("_contrib_")}))
-    namespace.setdefault("random", frontend(
-        lambda op, hint, ins, kw: invoke(op, tuple(ins), kw), lambda a: isinstance(a, NDArray),
-        eager=True))
+    install_op_namespaces(namespace, ndarray_function,
+                          lambda op, hint, ins, kw: invoke(op, tuple(ins), kw),
+                          lambda a: isinstance(a, NDArray), eager=True)

@@ -143,7 +143,7 @@ def _operator(p: Params, prop: Any, shapes: list, dtypes: list) -> Any:
 
 def _run(p: Params, inputs: list, aux: list, is_train: bool) -> tuple[list, list]:
     prop = prop_of(p)
-    n_in, n_out, n_aux = len(inputs), len(prop.list_outputs()), len(aux)
+    n_in, n_out = len(inputs), len(prop.list_outputs())
     in_shapes = [tuple(x.shape) for x in inputs]
     in_types = [np.dtype(x.dtype) for x in inputs]
     _, out_shapes, _ = _call_infer_shape(prop, in_shapes)

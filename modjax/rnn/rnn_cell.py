@@ -215,14 +215,13 @@ class BaseRNNCell:
         return activation(inputs, **kwargs)
 
 
-class RNNCell(BaseRNNCell):
-    """Elman cell: ``h' = act(W_i2h·x + b_i2h + W_h2h·h + b_h2h)``; weights (H, I), (H, H)."""
+class _OneStateCell(BaseRNNCell):
+    """Shared by RNNCell and GRUCell: one (N, H) state and the variables ``i2h_weight``,
+    ``i2h_bias``, ``h2h_weight``, ``h2h_bias`` (made in that order)."""
 
-    def __init__(self, num_hidden: int, activation: Any = "tanh", prefix: str = "rnn_",
-                 params: RNNParams | None = None):
+    def __init__(self, num_hidden: int, prefix: str, params: RNNParams | None):
         super().__init__(prefix=prefix, params=params)
         self._num_hidden = num_hidden
-        self._activation = activation
         self._iW = self.params.get("i2h_weight")
         self._iB = self.params.get("i2h_bias")
         self._hW = self.params.get("h2h_weight")
@@ -231,6 +230,15 @@ class RNNCell(BaseRNNCell):
     @property
     def state_info(self) -> list:
         return [{"shape": (0, self._num_hidden), "__layout__": "NC"}]
+
+
+class RNNCell(_OneStateCell):
+    """Elman cell: ``h' = act(W_i2h·x + b_i2h + W_h2h·h + b_h2h)``; weights (H, I), (H, H)."""
+
+    def __init__(self, num_hidden: int, activation: Any = "tanh", prefix: str = "rnn_",
+                 params: RNNParams | None = None):
+        super().__init__(num_hidden, prefix, params)
+        self._activation = activation
 
     @property
     def _gate_names(self) -> Sequence[str]:
@@ -289,21 +297,12 @@ class LSTMCell(BaseRNNCell):
         return next_h, [next_h, next_c]
 
 
-class GRUCell(BaseRNNCell):
+class GRUCell(_OneStateCell):
     """GRU cell in cuDNN's form, gates r, z, n; weights (3H, I), (3H, H):
     ``h' = (1 - z)·tanh(W_n x + b_n + r·(U_n h + c_n)) + z·h``."""
 
     def __init__(self, num_hidden: int, prefix: str = "gru_", params: RNNParams | None = None):
-        super().__init__(prefix=prefix, params=params)
-        self._num_hidden = num_hidden
-        self._iW = self.params.get("i2h_weight")
-        self._iB = self.params.get("i2h_bias")
-        self._hW = self.params.get("h2h_weight")
-        self._hB = self.params.get("h2h_bias")
-
-    @property
-    def state_info(self) -> list:
-        return [{"shape": (0, self._num_hidden), "__layout__": "NC"}]
+        super().__init__(num_hidden, prefix, params)
 
     @property
     def _gate_names(self) -> Sequence[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..ops.namespaces import install_op_namespaces
 from ..ops.registry import all_ops, split_positional
 from .symbol import Symbol, make_op
 
@@ -28,9 +29,6 @@ def install(namespace: dict[str, Any]) -> None:
     """Add the Python-level helpers (``zeros``, ``maximum``, ``arange``, ...), a builder for every
     registered operator name that the namespace lacks, and the namespaces ``random`` (MXNet's
     sampler front ends), ``_internal`` and ``op`` (every operator, as in MXNet)."""
-    import types
-
-    from ..ops.random_ops import frontend
     from .sym_functions import install as install_helpers
     install_helpers(namespace)
 
@@ -42,14 +40,6 @@ def install(namespace: dict[str, Any]) -> None:
             name=name, dtype=dtype or "float32"))
 
     namespace.setdefault("arange", arange)
-    for name in all_ops():
-        if name not in namespace:
-            namespace[name] = symbol_function(name, name)
-    every = {name: symbol_function(name, name) for name in all_ops()}
-    namespace.setdefault("_internal", types.SimpleNamespace(**every))
-    namespace.setdefault("op", types.SimpleNamespace(**every))
-    namespace.setdefault("contrib", types.SimpleNamespace(**{  # MXNet's _contrib_ operators
-        name[len("_contrib_"):]: every[name] for name in every if name.startswith("_contrib_")}))
-    namespace.setdefault("random", frontend(
-        lambda op, hint, ins, kw: make_op(op, hint, ins, kw), lambda a: isinstance(a, Symbol),
-        eager=False))
+    install_op_namespaces(namespace, symbol_function,
+                          lambda op, hint, ins, kw: make_op(op, hint, ins, kw),
+                          lambda a: isinstance(a, Symbol), eager=False)
