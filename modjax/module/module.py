@@ -27,13 +27,14 @@ from .base_module import BaseModule, ModuleStateError, _as_list, _check_names
 from .compiled import ExecutableCache, StepFunctions
 from .binding import BindingMixin
 from .checkpointing import CheckpointMixin
+from .dispatch import DispatchMixin
 from .placement import Placement
 from .state import ParamState, parse_descs
 
 __all__ = ["Module"]
 
 
-class Module(BindingMixin, CheckpointMixin, BaseModule):
+class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
     """MXNet's Module over a JAX-lowered symbol (see the module docstring)."""
 
     def __init__(self, symbol: Any, data_names: Sequence[str] | None = ("data",),
@@ -411,23 +412,6 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
                 step, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
             args + (trainable,))
 
-    def precompile(self) -> int:
-        """Compile, now, the executables this module will run at its bound shapes (the fused
-        train step when an optimizer is set, and the inference forward); returns how many were
-        new. Nothing runs; later calls with these shapes never compile."""
-        self._require(binded=True, params=True, what="precompile")
-        state = self._state
-        spec = lambda tree: jax.tree_util.tree_map(  # noqa: E731
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
-        inputs = {n: jax.ShapeDtypeStruct(tuple(s), self._input_types[n])
-                  for n, s in self._input_shapes.items()}
-        key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype) if self._graph.needs_key else None
-        before = self._execs.compile_count
-        self._forward_exe(False, (spec(state.params), spec(state.aux), inputs, key))
-        if self.for_training and self.optimizer_initialized and state.tx is not None and self._trainable:
-            self._train_step_exe((spec(state.params), spec(state.aux), spec(state.opt_state), inputs, key))
-        return self._execs.compile_count - before
-
     def backward(self, out_grads: Any = None) -> None:
         """Gradients of the last training forward (lazy for loss heads)."""
         self._require(binded=True, params=True, training=True, what="backward")
@@ -494,52 +478,6 @@ class Module(BindingMixin, CheckpointMixin, BaseModule):
         state = self._state
         args = (state.params, state.aux, pending["inputs"], pending["key"])
         return self._forward_exe(True, args)(*args)
-
-    def _bound_inflight(self, outputs: list) -> None:
-        """Keep at most ``config.max_inflight`` steps queued: XLA's in-process collectives on a
-        CPU mesh deadlock under an unbounded queue, and on accelerators it bounds host memory."""
-        from .. import config
-        if not outputs:
-            return
-        self._inflight.append(outputs[0])
-        while len(self._inflight) > config.max_inflight:
-            self._inflight.popleft().block_until_ready()
-
-    def _fit_steps(self, batches: list) -> Any:
-        """Train on consecutive same-shape batches as ONE ``lax.scan`` executable; yields each
-        batch after making its step's outputs current (for update_metric)."""
-        state = self._state
-        fusable = (len(batches) > 1 and state.tx is not None and all(self._graph.loss_heads)
-                   and not any(r == "add" for r in self._grad_req.values()) and self._monitor is None)
-        if not fusable:
-            for batch in batches:
-                self.forward_backward(batch)
-                self.update()
-                yield batch
-            return
-        self._materialize()
-        per_step = []
-        for batch in batches:
-            self._load_batch(batch, True)
-            per_step.append(dict(self._inputs))
-        stacked = {n: self._placement.put_batch(
-            jnp.stack([step[n] for step in per_step]),
-            self._batch_axes[n] + 1 if self._batch_axes[n] >= 0 else -1) for n in per_step[0]}
-        keys = jnp.stack([next_key() for _ in batches]) if self._graph.needs_key else None
-        state.sync_learning_rate()
-        args = (state.params, state.aux, state.opt_state, stacked, keys)
-        trainable, step = self._trainable, state.tx.step
-        exe_key = ("train_steps", len(batches), self._inputs_key, state.layout_key, trainable,
-                   state.tx_version)
-        exe = self._execs.get(exe_key, lambda: jax.jit(
-            lambda p, a, o, i, k, trainable: self._fns.train_steps(step, p, a, o, i, k, trainable),
-            static_argnames="trainable", donate_argnums=(0, 1, 2)), args + (trainable,))
-        state.params, state.aux, state.opt_state, outs = exe(*args)
-        self._pending, self._grads = None, {}
-        self._bound_inflight([o[-1] for o in outs])
-        for k, batch in enumerate(batches):
-            self._outputs = [o[k] for o in outs]
-            yield batch
 
     def update(self) -> None:
         """Apply the optimizer to the last gradients (the fused step when nothing ran yet)."""
