@@ -104,7 +104,7 @@ class StepFunctions:
     def train_steps(self, step: Callable, params: dict, aux: dict, opt_state: Any, inputs: dict,
                     keys: Any, trainable: tuple[str, ...]):
         """K fused steps in one ``lax.scan`` over inputs stacked on a new leading axis.
-        -> (params, aux, opt_state, outputs stacked per step)."""
+        -> (params, aux, opt_state, [outputs of step k for k in range(K)])."""
         def body(carry: tuple, xs: tuple):
             p, a, o = carry
             batch, key = xs
@@ -112,4 +112,6 @@ class StepFunctions:
             return (p, a, o), outs
 
         (params, aux, opt_state), outs = jax.lax.scan(body, (params, aux, opt_state), (inputs, keys))
-        return params, aux, opt_state, outs
+        steps = jax.tree_util.tree_leaves(inputs)[0].shape[0]
+        # each step's outputs as separate results of this executable: no slicing dispatch later
+        return params, aux, opt_state, [[o[k] for o in outs] for k in range(steps)]

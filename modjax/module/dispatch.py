@@ -73,7 +73,7 @@ class DispatchMixin:
             static_argnames="trainable", donate_argnums=(0, 1, 2)), args + (trainable,))
         state.params, state.aux, state.opt_state, outs = exe(*args)
         self._pending, self._grads = None, {}
-        self._bound_inflight([o[-1] for o in outs])
+        self._bound_inflight(outs[-1])
         for k, batch in enumerate(batches):
-            self._outputs = [o[k] for o in outs]
+            self._outputs = outs[k]
             yield batch
