@@ -12,32 +12,12 @@ import modjax.callback  # noqa: F401  (mx.callback)
 import modjax.monitor  # noqa: F401  (mx.monitor)
 
 from conftest import GOLDEN
+import sys  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "golden"))
+from io_cases import Clock, FakeMetric  # noqa: E402
 
 with open(os.path.join(GOLDEN, "io.json")) as _f:
     G = json.load(_f)
-
-
-class FakeMetric:
-    """Same as gen_io.FakeMetric: values change per call, reset_local is counted."""
-
-    def __init__(self, names):
-        self.names, self.calls, self.resets = names, 0, 0
-
-    def get_name_value(self):
-        self.calls += 1
-        return [(n, 0.125 * self.calls + i) for i, n in enumerate(self.names)]
-
-    def reset_local(self):
-        self.resets += 1
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        self.t += 0.5
-        return self.t
 
 
 SCENARIOS = {

@@ -14,6 +14,9 @@ from modjax.base import MXNetError
 from modjax.io.native import std_shuffle_order
 
 from conftest import GOLDEN
+import sys  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "golden"))
+from io_cases import nd_inputs  # noqa: E402
 
 with open(os.path.join(GOLDEN, "io.json")) as _f:
     G = json.load(_f)
@@ -21,21 +24,6 @@ with open(os.path.join(GOLDEN, "io.json")) as _f:
 
 def dec(e):
     return np.array(e["data"], dtype=e["dtype"]).reshape(e["shape"])
-
-
-def nd_inputs(kind):
-    """Same recipes as gen_io.nd_inputs."""
-    x = np.arange(10 * 2, dtype=np.float64).reshape(10, 2)
-    y = np.arange(10, dtype=np.int64)
-    if kind == "single":
-        return x, y
-    if kind == "dict":
-        return {"b_data": x, "a_data": x * 10 + 1}, {"z_label": y, "softmax_label": y * 2}
-    if kind == "list_nolabel":
-        return [x, x[:, :1] * -1], None
-    if kind == "img":
-        return np.arange(7 * 1 * 2 * 2, dtype=np.float32).reshape(7, 1, 2, 2), np.arange(7) % 3
-    raise KeyError(kind)
 
 
 def desc(d):

@@ -22,6 +22,7 @@ import numpy as np
 warnings.filterwarnings("ignore")
 os.environ["MXNET_SUBGRAPH_BACKEND"] = "NONE"  # keep operator names (no sg_mkldnn_*)
 import mxnet as mx  # noqa: E402
+from io_cases import Clock, FakeMetric, nd_inputs  # noqa: E402,F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,19 +52,7 @@ def run_epochs(it, epochs):
 
 
 # --- NDArrayIter ---------------------------------------------------------------------------------
-def nd_inputs(kind):
-    """The same recipes live in tests/test_io.py (_nd_inputs)."""
-    x = np.arange(10 * 2, dtype=np.float64).reshape(10, 2)
-    y = np.arange(10, dtype=np.int64)
-    if kind == "single":
-        return x, y
-    if kind == "dict":
-        return {"b_data": x, "a_data": x * 10 + 1}, {"z_label": y, "softmax_label": y * 2}
-    if kind == "list_nolabel":
-        return [x, x[:, :1] * -1], None
-    if kind == "img":
-        return np.arange(7 * 1 * 2 * 2, dtype=np.float32).reshape(7, 1, 2, 2), np.arange(7) % 3
-    raise KeyError(kind)
+
 
 
 ND_CASES = []
@@ -210,27 +199,10 @@ def prefetch_case():
 
 
 # --- callbacks -------------------------------------------------------------------------------------
-class FakeMetric:
-    """get_name_value gives changing values; reset_local is counted (rebuilt in test_callback.py)."""
-
-    def __init__(self, names):
-        self.names, self.calls, self.resets = names, 0, 0
-
-    def get_name_value(self):
-        self.calls += 1
-        return [(n, 0.125 * self.calls + i) for i, n in enumerate(self.names)]
-
-    def reset_local(self):
-        self.resets += 1
 
 
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
 
-    def __call__(self):
-        self.t += 0.5
-        return self.t
+
 
 
 class ListHandler(logging.Handler):
