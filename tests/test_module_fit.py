@@ -173,3 +173,17 @@ def test_steps_per_dispatch_gives_the_same_training(k):
         np.testing.assert_allclose(pk[n], p1[n], rtol=1e-5, atol=1e-6, err_msg=n)
     assert mk == pytest.approx(m1) and sk == s1
     assert c1 == 1 and ck == (2 if k == 3 else 1)  # the scan (and for 3, the single step left over)
+
+
+def test_grad_req_add_accumulates_over_backward_calls():
+    x, y = data()
+    b = mx.io.DataBatch([mx.nd.array(x[:8])], [mx.nd.array(y[:8])])
+    grads = {}
+    for req in ("write", "add"):
+        mod = mx.mod.Module(mlp())
+        mod.bind([("data", (8, 6))], [("softmax_label", (8,))], inputs_need_grad=True, grad_req=req)
+        mod.init_params(arg_params=fresh_params())
+        for _ in range(3):
+            mod.forward_backward(b)
+            grads[req] = mod.get_input_grads()[0].asnumpy()
+    np.testing.assert_allclose(grads["add"], 3 * grads["write"], rtol=1e-5, atol=1e-7)

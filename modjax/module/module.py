@@ -92,6 +92,7 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
         self._outputs: list[jax.Array] | None = None
         self._pending: dict | None = None
         self._grads: dict[str, jax.Array] | None = None
+        self._accumulated: dict[str, jax.Array] = {}  # sums of grad_req='add' gradients
         self._monitor: Any = None
         self._preload_opt_states: str | None = None
         self._loaded_params: tuple[dict, dict] | None = None
@@ -141,6 +142,7 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
         if force_rebind:
             self.binded = False
             self._pending = None
+            self._accumulated = {}
         if self.binded:
             self.logger.warning("Already bound, ignoring bind()")
             return
@@ -467,12 +469,13 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
         outs, new_aux, grads = exe(*args)
         self._outputs = outs
         state.aux = new_aux
-        if self._grads is not None and any(self._grad_req.get(n) == "add" for n in grads):
-            grads = {n: g + self._grads[n] if self._grad_req.get(n) == "add" else g
-                     for n, g in grads.items()}
+        added = [n for n in grads if self._grad_req.get(n) == "add"]
+        if added:  # grad_req='add': gradients keep summing over backward calls, as in MXNet
+            grads = {**grads, **{n: grads[n] + self._accumulated[n] for n in added
+                                 if n in self._accumulated
+                                 and self._accumulated[n].shape == grads[n].shape}}
+            self._accumulated = {n: grads[n] for n in added}
         self._grads = grads
-        self._accumulated = {**getattr(self, "_accumulated", {}), **{
-            n: grads[n] for n in grads if self._grad_req.get(n) == "add"}}
 
     def _run_forward_train(self, pending: dict) -> list[jax.Array]:
         state = self._state
