@@ -33,17 +33,19 @@ class _Compiled:
         self.fwd_bwd = jax.jit(graph.forward_and_vjp, static_argnames=("diff_names",))
 
 
-_CACHE: dict[int, tuple[Any, _Compiled]] = {}
+_CACHE: dict[tuple, _Compiled] = {}
 
 
 def _compiled_for(sym: Any) -> _Compiled:
-    json_key = sym.tojson()
-    hit = _CACHE.get(hash(json_key))
-    if hit is not None and hit[0] == json_key:
-        return hit[1]
-    compiled = _Compiled(LoweredGraph(sym))
-    _CACHE[hash(json_key)] = (json_key, compiled)
-    return compiled
+    """The compiled functions of a graph, shared by every bind of an equal graph: same JSON and
+    the same loop-step tags (which the JSON does not show)."""
+    regions: dict[int, int] = {}
+    tags = tuple((i, regions.setdefault(id(n.step_tag[0]), len(regions)), n.step_tag[1])
+                 for i, n in enumerate(sym._nodes()) if n.step_tag is not None)
+    key = (sym.tojson(), tags)
+    if key not in _CACHE:
+        _CACHE[key] = _Compiled(LoweredGraph(sym))
+    return _CACHE[key]
 
 
 def _normalize_grad_req(grad_req: Any, arg_names: list[str]) -> dict[str, str]:

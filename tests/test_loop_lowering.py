@@ -91,3 +91,11 @@ def test_dropout_inside_the_loop_uses_fresh_masks():
     assert len(LoweredGraph(sym).loop_regions) == 1
     outs, grads = run(sym, 5)
     assert np.isfinite(outs[0]).all() and np.isfinite(grads["l0_i2h_weight"]).all()
+
+
+def test_executors_of_tagged_and_plain_graphs_do_not_share_lowering():
+    from modjax.executor import _compiled_for
+    tagged, plain = lstm(4), lstm(4, tagged=False)
+    assert len(_compiled_for(tagged).graph.loop_regions) == 1
+    assert _compiled_for(plain).graph.loop_regions == []
+    assert _compiled_for(lstm(4)) is _compiled_for(tagged)  # an equal tagged graph reuses it
