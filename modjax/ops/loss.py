@@ -81,6 +81,18 @@ def _softmax_output_forward(p: Params, data: jax.Array, label: jax.Array) -> jax
     return jax.nn.softmax(x, axis=axis).reshape(data.shape)
 
 
+def _minus_onehot(prob: jax.Array, lab_i: jax.Array, axis: int) -> jax.Array:
+    """``prob - one_hot(lab_i)`` along ``axis``; an out-of-range label subtracts nothing.
+    prob: (N, K) or (N, K, S) with axis 1, or (..., K) with the last axis; lab_i: prob without
+    ``axis``. A (N, K) prob takes a scatter, which XLA:CPU schedules better than a one-hot."""
+    k = prob.shape[axis]
+    if prob.ndim == 2 and axis == 1:
+        rows = jnp.arange(prob.shape[0])
+        safe = jnp.where((lab_i >= 0) & (lab_i < k), lab_i, k)  # k: dropped (negatives would wrap)
+        return prob.at[rows, safe].add(-1.0, mode="drop")
+    return prob - jax.nn.one_hot(lab_i, k, axis=axis, dtype=prob.dtype)
+
+
 def _softmax_output_grad(p: Params, data: jax.Array, label: jax.Array, out: jax.Array,
                          head_grad: jax.Array | None = None) -> jax.Array:
     prob, axis = _softmax_view(p, out)
@@ -95,14 +107,14 @@ def _softmax_output_grad(p: Params, data: jax.Array, label: jax.Array, out: jax.
     else:
         lab = label.reshape(-1)[: prob.shape[0]]
     lab_i = jnp.trunc(lab).astype(jnp.int32)
-    onehot = jax.nn.one_hot(lab_i, k, axis=axis, dtype=prob.dtype)  # out-of-range -> zero row
     if p.smooth_alpha:
+        onehot = jax.nn.one_hot(lab_i, k, axis=axis, dtype=prob.dtype)  # out-of-range -> zero row
         a = np.float32(p.smooth_alpha)
         target = onehot * (1 - a) + (1 - onehot) * (a / (k - 1))
         # rows with an out-of-range label keep only the smoothing of the other entries
         g = prob - target
     else:
-        g = prob - onehot
+        g = _minus_onehot(prob, lab_i, axis)
     valid = lab != p.ignore_label
     if p.use_ignore:
         g = g * jnp.expand_dims(valid, axis).astype(g.dtype)
