@@ -90,8 +90,15 @@ def test_callbacks_and_no_recompile():
     assert calls[5] == ("eval_end", 0, 4)
     compiles = mod.compile_count
     assert compiles == 2  # the fused train step and the inference forward of score
-    mod.fit(it, eval_data=val, num_epoch=2, optimizer_params={"learning_rate": 0.1})
+    mod.fit(it, eval_data=val, num_epoch=2, optimizer_params={"learning_rate": 0.1},
+            batch_end_callback=lambda p: None)
     assert mod.compile_count == compiles
+    # without callbacks fit takes its fast path (K batches per dispatch): one executable more,
+    # compiled once
+    mod.fit(it, eval_data=val, num_epoch=2, optimizer_params={"learning_rate": 0.1})
+    assert [key[0] for key, _ in mod.compile_log] == ["train_step", "forward", "train_epoch"]
+    mod.fit(it, eval_data=val, num_epoch=2, optimizer_params={"learning_rate": 0.1})
+    assert mod.compile_count == compiles + 1
 
 
 def test_set_learning_rate_takes_effect():

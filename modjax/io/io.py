@@ -463,24 +463,49 @@ class NDArrayIter(DataIter):
             return self._device_rows(source, self.cursor)
         return self._getdata(source, self.cursor, end)
 
+    def _device_whole(self, name: str, v: Any) -> list:
+        """``[v, its device copy, its full batches or None]``, made once per (shuffled) array."""
+        cache = self.__dict__.setdefault("_device_cache", {})
+        dev = cache.get(name)
+        if dev is None or dev[0] is not v:
+            dev = cache[name] = [v, jax.device_put(v, cpu().jax_device), None]
+        return dev
+
     def _device_rows(self, source: list, start: int) -> list:
         """One full batch from a device copy of the (shuffled) data. The copy is made once per
         shuffle and split into all its full batches by one executable, so a batch costs no
         host-to-device copy and no dispatch; offsets off the batch grid slice on the device."""
-        cache = self.__dict__.setdefault("_device_cache", {})
         out = []
         for name, v in source:
-            dev = cache.get(name)
-            if dev is None or dev[0] is not v:
-                axis = self._ax(v)
-                n_full = v.shape[axis] // self.batch_size
-                whole = jax.device_put(v, cpu().jax_device)
-                dev = cache[name] = (v, whole, _split_rows(whole, self.batch_size, axis, n_full))
+            dev = self._device_whole(name, v)
+            axis = self._ax(v)
+            if dev[2] is None:
+                dev[2] = _split_rows(dev[1], self.batch_size, axis, v.shape[axis] // self.batch_size)
             if start % self.batch_size == 0 and start // self.batch_size < len(dev[2]):
                 out.append(dev[2][start // self.batch_size])
             else:
-                out.append(_take_rows(dev[1], start, self.batch_size, self._ax(v)))
+                out.append(_take_rows(dev[1], start, self.batch_size, axis))
         return out
+
+    def _device_epoch(self) -> tuple[dict, int, int] | None:
+        """The rest of this epoch as device-side indexing, for a consumer that trains on whole
+        epochs in few dispatches: ``({name: (device copy (N, ...), batch axis)}, N, batches)``;
+        batch b is rows ``(b * batch_size + arange(batch_size)) % N`` (the 'pad' rule too).
+        None where that does not describe ``next()`` (roll_over, an epoch already begun)."""
+        if self.last_batch_handle not in ("pad", "discard") or self.cursor != -self.batch_size \
+                or self.num_data < 1:
+            return None
+        if self.last_batch_handle == "discard":
+            batches = self.num_data // self.batch_size
+        else:
+            batches = -(-self.num_data // self.batch_size)
+        arrays = {name: (self._device_whole(name, v)[1], self._ax(v))
+                  for name, v in self.data + self.label}
+        return arrays, self.num_data, batches
+
+    def _skip_batches(self, count: int) -> None:
+        """Advance as if ``next()`` had returned ``count`` batches."""
+        self.cursor += count * self.batch_size
 
     def getdata(self) -> list[NDArray]:
         return [_to_nd(a) for a in self._batchify(self.data)]

@@ -116,21 +116,67 @@ class EvalMetric:
     def _defer_update_dict(self, label: dict[str, Any], pred: dict[str, Any], window: int = 2) -> None:
         """Queue an update; only the oldest beyond ``window`` pending ones are applied now."""
         pending = self.__dict__.setdefault("_pending", [])
-        pending.append((label, pred))
+        pending.append(("update", (label, pred)))
         while len(pending) > window:
-            self._apply_pending(pending.pop(0))
+            self._apply_pending(*pending.pop(0))
 
-    def _apply_pending(self, item: tuple) -> None:
+    def _defer_stats(self, source: Any) -> None:
+        """Note that ``source`` (a Module's on-device running sums of this metric's stats, with
+        a ``drain() -> stats or None`` method) holds updates for this metric; they are fetched
+        in one transfer at the next read, so the host never waits for the device per batch."""
+        pending = self.__dict__.setdefault("_pending", [])
+        if not pending or pending[-1] != ("stats", source):
+            pending.append(("stats", source))
+
+    def _apply_pending(self, kind: str, payload: Any) -> None:
         self.__dict__["_flushing"] = True
         try:
-            self.update_dict(*item)
+            if kind == "stats":
+                stats = payload.drain()
+                if stats is not None:
+                    self._add_stats(stats)
+            elif kind == "parent":  # a composite's queue holds this child's updates
+                payload._flush_pending()
+            else:
+                self.update_dict(*payload)
         finally:
             self.__dict__["_flushing"] = False
 
     def _flush_pending(self) -> None:
+        """Apply the queued updates in order."""
         pending = self.__dict__.get("_pending")
         while pending:
-            self._apply_pending(pending.pop(0))
+            self._apply_pending(*pending.pop(0))
+
+    # -- fused (device-side) updates -------------------------------------------------------------
+    def _device_update(self) -> Callable | None:
+        """A pure ``(labels: list, preds: list) -> stats`` computing on the device what ``update``
+        adds, so a Module can run it inside its train step; None (the default) when the metric
+        has none. Only a metric's own class may offer it: a subclass overriding ``update`` must
+        not be bypassed."""
+        return None
+
+    def _add_stats(self, stats: Any) -> None:
+        """Add host copies of ``_device_update``'s stats, exactly as ``update`` would."""
+        raise NotImplementedError()
+
+    def _fusion_token(self) -> Any:
+        """Changes whenever what ``_fused`` returns could change (cheap; checked every batch)."""
+        return id(self)
+
+    def _fused(self) -> tuple[str, Callable] | None:
+        """``(key, fn(labels: dict, preds: dict) -> stats)``: ``update_dict`` as a pure function
+        (the key names its config, so equal metrics share a compiled step), or None."""
+        fn = self._device_update()
+        if fn is None:
+            return None
+        output_names, label_names = self.output_names, self.label_names
+
+        def fused(labels: dict, preds: dict) -> Any:
+            pred = list(preds.values()) if output_names is None else [preds[n] for n in output_names]
+            label = list(labels.values()) if label_names is None else [labels[n] for n in label_names]
+            return fn(label, pred)
+        return json.dumps(self.get_config(), sort_keys=True, default=str), fused
 
     def __init__(self, name: str, output_names: Names = None,
                  label_names: Names = None, **kwargs: Any):
@@ -313,6 +359,39 @@ class CompositeEvalMetric(EvalMetric):
             preds = OrderedDict([i for i in preds.items() if i[0] in self.output_names])
         for metric in self.metrics:
             metric._defer_update_dict(labels, preds, window)
+
+    def _defer_stats(self, source: Any) -> None:
+        super()._defer_stats(source)
+        for metric in self.metrics:  # a child read directly flushes this queue first
+            pending = metric.__dict__.setdefault("_pending", [])
+            if not pending or pending[-1] != ("parent", self):
+                pending.append(("parent", self))
+
+    def _add_stats(self, stats: Any) -> None:
+        for metric, part in zip(self.metrics, stats):
+            metric.__dict__["_flushing"] = True
+            try:
+                metric._add_stats(part)
+            finally:
+                metric.__dict__["_flushing"] = False
+
+    def _fusion_token(self) -> Any:
+        return (id(self), tuple(m._fusion_token() for m in self.metrics))
+
+    def _fused(self) -> tuple[str, Callable] | None:
+        children = [m._fused() for m in self.metrics]
+        if not children or any(c is None for c in children):
+            return None
+        label_names, output_names = self.label_names, self.output_names
+
+        def fused(labels: dict, preds: dict) -> Any:
+            if label_names is not None:
+                labels = OrderedDict([i for i in labels.items() if i[0] in label_names])
+            if output_names is not None:
+                preds = OrderedDict([i for i in preds.items() if i[0] in output_names])
+            return tuple(fn(labels, preds) for _, fn in children)
+        key = json.dumps([label_names, output_names, [k for k, _ in children]], default=str)
+        return key, fused
 
     def reset(self) -> None:
         for metric in getattr(self, "metrics", []):

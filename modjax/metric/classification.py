@@ -32,6 +32,29 @@ class Accuracy(EvalMetric):
             check_label_shapes(label, pred)
             self._add(int((pred == label).sum()), len(pred))
 
+    def _device_update(self) -> Any:
+        if type(self) is not Accuracy:
+            return None
+        import jax.numpy as jnp
+        axis = self.axis
+
+        def stats(labels: list, preds: list) -> list:
+            labels, preds = check_label_shapes(labels, preds, True)
+            out = []
+            for label, pred in zip(labels, preds):
+                if pred.shape != label.shape:
+                    pred = jnp.argmax(pred, axis=axis)
+                pred = pred.astype(jnp.int32).ravel()
+                label = label.astype(jnp.int32).ravel()
+                check_label_shapes(label, pred)
+                out.append((jnp.sum(pred == label, dtype=jnp.int32), jnp.int32(pred.shape[0])))
+            return out
+        return stats
+
+    def _add_stats(self, stats: list) -> None:
+        for correct, count in stats:
+            self._add(int(correct), int(count))
+
 
 @register
 @alias("top_k_accuracy", "top_k_acc")

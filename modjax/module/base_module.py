@@ -182,11 +182,14 @@ class BaseModule:
             initializer: Any = None, arg_params: dict | None = None, aux_params: dict | None = None,
             allow_missing: bool = False, force_rebind: bool = False, force_init: bool = False,
             begin_epoch: int = 0, num_epoch: int | None = None, validation_metric: Any = None,
-            monitor: Any = None, sparse_row_id_fn: Any = None, steps_per_dispatch: int = 1) -> None:
+            monitor: Any = None, sparse_row_id_fn: Any = None,
+            steps_per_dispatch: int | None = None) -> None:
         """Train for ``num_epoch`` epochs (MXNet's fit, step for step).
 
-        ``steps_per_dispatch=K`` (a modjax extension) runs up to K consecutive batches of the same
-        shapes as one ``lax.scan`` executable; metrics and callbacks still see every batch.
+        ``steps_per_dispatch`` (a modjax extension): ``K > 1`` runs up to K consecutive batches
+        of the same shapes as one ``lax.scan`` executable; metrics and callbacks still see every
+        batch. The default (None) does so only where nothing can tell the difference (see
+        :mod:`modjax.module.device_epoch`); 1 always runs batch by batch.
         """
         from .. import metric as metric_mod
         from ..initializer import Uniform
@@ -207,15 +210,23 @@ class BaseModule:
             validation_metric = eval_metric
         if not isinstance(eval_metric, metric_mod.EvalMetric):
             eval_metric = metric_mod.create(eval_metric)
+        self._prefer_metric(eval_metric)
         for epoch in range(begin_epoch, num_epoch):
             tic = time.time()
             eval_metric.reset()
             nbatch = 0
             data_iter = _batches(train_data)
             end_of_batch = False
-            next_data_batch = next(data_iter)
             eval_name_vals: list = []
-            grouped = steps_per_dispatch > 1 and monitor is None and hasattr(self, "_fit_steps")
+            plan = self._device_epoch_plan(train_data, eval_metric, batch_end_callback, monitor,
+                                           steps_per_dispatch, sparse_row_id_fn)
+            if plan is not None:
+                self._run_device_epoch(plan, train_data, epoch, eval_metric, batch_end_callback)
+                end_of_batch = True
+                eval_name_vals = eval_metric.get_global_name_value()
+            else:
+                next_data_batch = next(data_iter)
+            grouped = (steps_per_dispatch or 1) > 1 and monitor is None and hasattr(self, "_fit_steps")
             while not end_of_batch:
                 if grouped:
                     group, next_data_batch, end_of_batch = self._take_group(
@@ -284,6 +295,14 @@ class BaseModule:
                 group.append(nxt)
                 continue
             return group, nxt, False
+
+    def _device_epoch_plan(self, *args: Any) -> Any:
+        """fit's fast path for this epoch, where a module has one (see Module)."""
+        return None
+
+    def _prefer_metric(self, eval_metric: Any) -> None:
+        """A hint that ``eval_metric`` will be updated after every training step (modules with
+        a fused step compute its stats inside it)."""
 
     def _fit_step(self, data_batch: Any) -> None:
         """One training step of fit; modules with a fused step override this."""

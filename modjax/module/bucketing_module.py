@@ -57,6 +57,7 @@ class BucketingModule(BaseModule):
         self._curr_bucket_key: Any = None
         self._params_dirty = False
         self._monitor: Any = None
+        self._preferred_metric: Any = None  # the metric fit fuses into every bucket's step
         self._grad_req: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.RLock()
@@ -217,6 +218,8 @@ class BucketingModule(BaseModule):
                                 f"{self._default_bucket_key!r}: {err}") from None
             if self._monitor is not None:
                 module.install_monitor(self._monitor)
+            if self._preferred_metric is not None:
+                module._prefer_metric(self._preferred_metric)
             self._buckets[bucket_key] = module
             return module
 
@@ -278,6 +281,12 @@ class BucketingModule(BaseModule):
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
         self._require(binded=True, params=True, what="update_metric")
         self._curr_module.update_metric(eval_metric, labels, pre_sliced)
+
+    def _prefer_metric(self, eval_metric: Any) -> None:
+        """Every bucket, present and future, fuses ``eval_metric`` into its train step."""
+        self._preferred_metric = eval_metric
+        for module in list(self._buckets.values()):
+            module._prefer_metric(eval_metric)
 
     def init_optimizer(self, kvstore: Any = "local", optimizer: Any = "sgd",
                        optimizer_params: Any = (("learning_rate", 0.01),), force_init: bool = False) -> None:

@@ -29,7 +29,11 @@ class DispatchMixin:
         before = self._execs.compile_count
         self._forward_exe(False, (spec(state.params), spec(state.aux), inputs, key))
         if self.for_training and self.optimizer_initialized and state.tx is not None and self._trainable:
-            self._train_step_exe((spec(state.params), spec(state.aux), spec(state.opt_state), inputs, key))
+            metric_key, metric_stats = self._metric_part()
+            sums = None if metric_stats is None else \
+                jax.ShapeDtypeStruct((metric_stats.size,), jnp.int32)
+            self._train_step_exe((spec(state.params), spec(state.aux), spec(state.opt_state), inputs,
+                                  key, sums), metric_key, metric_stats)
         return self._execs.compile_count - before
 
     def _bound_inflight(self, outputs: list) -> None:

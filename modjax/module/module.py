@@ -27,14 +27,17 @@ from .base_module import BaseModule, ModuleStateError, _as_list, _check_names
 from .compiled import ExecutableCache, StepFunctions
 from .binding import BindingMixin
 from .checkpointing import CheckpointMixin
+from .device_epoch import DeviceEpochMixin
 from .dispatch import DispatchMixin
+from .metric_fusion import MetricFusionMixin
 from .placement import Placement
 from .state import ParamState, parse_descs
 
 __all__ = ["Module"]
 
 
-class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
+class Module(BindingMixin, CheckpointMixin, DispatchMixin, MetricFusionMixin, DeviceEpochMixin,
+             BaseModule):
     """MXNet's Module over a JAX-lowered symbol (see the module docstring)."""
 
     def __init__(self, symbol: Any, data_names: Sequence[str] | None = ("data",),
@@ -384,6 +387,8 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
         self._load_batch(data_batch, bool(is_train))
         key = next_key() if self._graph.needs_key else None
         self._grads = None
+        self._step_stats = None
+        self._step_labels = getattr(data_batch, "label", None) if is_train else None
         if is_train and self.for_training:
             self._outputs = None
             self._pending = {"inputs": dict(self._inputs), "key": key, "backward": False,
@@ -405,13 +410,23 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
         return self._execs.get(exe_key, lambda: jax.jit(self._fns.forward, static_argnames="is_train"),
                                args + (is_train,))
 
-    def _train_step_exe(self, args: tuple) -> Any:
+    def _train_step_exe(self, args: tuple, metric_key: str | None = None,
+                        metric_stats: Any = None) -> Any:
+        """The fused step; with ``metric_stats`` it also returns the metric's stats."""
         state, trainable = self._state, self._trainable
-        exe_key = ("train_step", self._inputs_key, state.layout_key, trainable, state.tx_version)
-        step = state.tx.step
+        exe_key = ("train_step", self._inputs_key, state.layout_key, trainable, state.tx_version,
+                   metric_key)
+        step, fns = state.tx.step, self._fns
+
+        def train_step(p: dict, a: dict, o: Any, i: dict, k: Any, sums: Any, trainable: tuple
+                       ) -> tuple:
+            out = fns.train_step(step, p, a, o, i, k, trainable)
+            if metric_stats is None:
+                return out
+            stats = metric_stats(i, out[3])
+            return out + (sums + stats, stats)
         return self._execs.get(
-            exe_key, lambda: jax.jit(lambda p, a, o, i, k, trainable: self._fns.train_step(
-                step, p, a, o, i, k, trainable), static_argnames="trainable", donate_argnums=(0, 1, 2)),
+            exe_key, lambda: jax.jit(train_step, static_argnames="trainable", donate_argnums=(0, 1, 2)),
             args + (trainable,))
 
     def backward(self, out_grads: Any = None) -> None:
@@ -493,8 +508,15 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
                    and self._monitor is None)
         if fusable:
             state.sync_learning_rate()
-            args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"])
-            state.params, state.aux, state.opt_state, self._outputs = self._train_step_exe(args)(*args)
+            metric_key, metric_stats = self._metric_part()
+            sums = None if metric_stats is None else self._stats_accumulator(metric_key, metric_stats)
+            args = (state.params, state.aux, state.opt_state, pending["inputs"], pending["key"],
+                    None if sums is None else sums.array)
+            out = self._train_step_exe(args, metric_key, metric_stats)(*args)
+            state.params, state.aux, state.opt_state, self._outputs = out[:4]
+            if sums is not None:
+                sums.stepped(out[4], out[5])
+                self._step_stats = sums
             self._bound_inflight(self._outputs)
             self._grads = {}
             return
@@ -550,7 +572,12 @@ class Module(BindingMixin, CheckpointMixin, DispatchMixin, BaseModule):
         return dict(zip(names, full[:len(names)])), full[len(names):]
 
     def update_metric(self, eval_metric: Any, labels: Any, pre_sliced: bool = False) -> None:
-        """``eval_metric.update_dict({label name: label}, {output name: output})``."""
+        """``eval_metric.update_dict({label name: label}, {output name: output})`` (or the same
+        stats computed inside the fused train step, see :mod:`.metric_fusion`)."""
+        if self._take_step_stats(eval_metric, labels):
+            return
+        if labels is self._step_labels and labels is not None:
+            self._prefer_metric(eval_metric)  # the next train steps compute its stats
         labels = _as_list(labels[0] if pre_sliced and labels and isinstance(labels[0], list) else labels)
         outputs = self.get_outputs() if not self._placement.multi_process else None
         label_names = [d.name for d in self._label_shapes] if self._label_shapes else self._label_names
