@@ -72,7 +72,10 @@ def _flushing_attr(name: str) -> property:
     def fget(self: "EvalMetric") -> Any:
         if self.__dict__.get("_pending") and not self.__dict__.get("_flushing"):
             self._flush_pending()
-        return self.__dict__[key]
+        try:
+            return self.__dict__[key]
+        except KeyError:  # a composite keeps no sums of its own (MXNet: AttributeError too)
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
 
     def fset(self: "EvalMetric", value: Any) -> None:
         self.__dict__[key] = value
