@@ -103,21 +103,25 @@ def topo_order(heads: Iterable[Node]) -> list[Node]:
     for head in heads:
         if id(head) in seen:
             continue
-        stack: list[tuple[Node, int]] = [(head, 0)]
         seen.add(id(head))
+        stack = [(head, _children(head))]
         while stack:
-            node, i = stack[-1]
-            children = [e[0] for e in node.inputs] + node.control_deps
-            if i < len(children):
-                stack[-1] = (node, i + 1)
-                child = children[i]
+            node, children = stack[-1]
+            for child in children:  # resumes where this node's walk stopped
                 if id(child) not in seen:
                     seen.add(id(child))
-                    stack.append((child, 0))
+                    stack.append((child, _children(child)))
+                    break
             else:
                 stack.pop()
                 order.append(node)
     return order
+
+
+def _children(node: Node) -> Iterator[Node]:
+    for entry in node.inputs:
+        yield entry[0]
+    yield from node.control_deps
 
 
 def make_variable_node(name: str, attrs: dict[str, str] | None = None) -> Node:
