@@ -7,6 +7,12 @@ empty string) to disable it, before importing modjax. ``enable_compilation_cache
 ``disable_compilation_cache()`` do the same at run time (JAX reads the setting when it first
 compiles, so call them early). If JAX's own ``jax_compilation_cache_dir`` is already set,
 modjax leaves it alone.
+
+Inside that directory modjax keeps its own executable store (``modjax-exec/``, see
+:mod:`modjax.module.exec_store`): a Module's executables keyed by what they are built from, not
+by their HLO, so a second process loads them without tracing anything. It follows the
+compilation cache (off when the cache is off); ``MODJAX_EXECUTABLE_STORE=off`` turns off only
+the store and keeps JAX's cache.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import os
 import jax
 
 __all__ = ["enable_compilation_cache", "disable_compilation_cache", "compilation_cache_dir",
-           "DEFAULT_CACHE_DIR", "max_inflight"]
+           "executable_store_dir", "DEFAULT_CACHE_DIR", "max_inflight"]
 
 #: How many training steps a Module may have queued on its devices before the host waits for
 #: the oldest (``MODJAX_MAX_INFLIGHT``, default 2). On CPU meshes XLA's in-process collectives
@@ -44,6 +50,16 @@ def disable_compilation_cache() -> None:
 def compilation_cache_dir() -> str | None:
     """Where compiled executables are cached, or None when the cache is off."""
     return jax.config.jax_compilation_cache_dir
+
+
+def executable_store_dir() -> str | None:
+    """Where modjax stores executables and shape inference results (``modjax-exec`` in the
+    compilation cache), or None: the cache is off, or ``MODJAX_EXECUTABLE_STORE`` is off (read
+    at each use)."""
+    if os.environ.get("MODJAX_EXECUTABLE_STORE", "on").strip().lower() in _OFF:
+        return None
+    base = compilation_cache_dir()
+    return os.path.join(base, "modjax-exec") if base else None
 
 
 def _configure_from_environment() -> None:

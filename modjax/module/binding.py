@@ -57,21 +57,12 @@ class BindingMixin:
         place = self._placement  # in a multi-process job the programs see global shapes
         shapes = {d.name: place.global_shape(d.shape, _batch_axis(d)) for d in data_descs}
         types = {d.name: normalize_dtype(d.dtype) for d in data_descs}
+        arguments = self._symbol.list_arguments()
         for d in label_descs or []:
-            if d.name in self._symbol.list_arguments():
+            if d.name in arguments:
                 shapes[d.name] = place.global_shape(d.shape, _batch_axis(d))
                 types[d.name] = normalize_dtype(d.dtype)
-        try:
-            arg_shapes, out_shapes, aux_shapes = self._symbol.infer_shape(**shapes)
-        except ShapeError as err:
-            raise ShapeError(f"Module: the input shapes {shapes} do not fit the symbol: {err}") from None
-        if arg_shapes is None:
-            partial = self._symbol.infer_shape_partial(**shapes)[0]
-            unknown = [n for n, s in zip(self._symbol.list_arguments(), partial) if not s or 0 in s]
-            raise ShapeError(f"Module: cannot infer the shapes of {unknown} from input shapes "
-                             f"{shapes}")
-        arg_types, _, aux_types = self._symbol.infer_type(**types)
-        arguments = self._symbol.list_arguments()
+        arg_shapes, out_shapes, aux_shapes, arg_types, aux_types = self._infer(shapes, types)
         if arg_types is None:
             arg_types = [types.get(n, np.float32) for n in arguments]
             aux_types = [np.float32] * len(self._aux_names)
@@ -99,6 +90,38 @@ class BindingMixin:
                     np.zeros(self._local_input_shape(name), self._input_types[name]),
                     self._batch_axes[name])
 
+    def _infer(self, shapes: dict, types: dict) -> tuple:
+        """(arg, out, aux shapes, arg types, aux types) of the symbol for these inputs. With the
+        compilation cache on, a result an earlier process inferred for the same graph, inputs
+        and modjax source is read back (see :func:`_shape_record_key`) instead of walking the
+        graph again."""
+        from .exec_store import current_store
+        store = current_store()
+        key = _shape_record_key(self._graph, shapes, types) if store is not None else None
+        record = store.load_record(key) if key is not None else None
+        if record is not None:
+            try:
+                return _from_record(record, self._graph)
+            except (TypeError, ValueError, KeyError):
+                pass  # a damaged record: infer again and rewrite it
+        try:
+            arg_shapes, out_shapes, aux_shapes = self._symbol.infer_shape(**shapes)
+        except ShapeError as err:
+            raise ShapeError(f"Module: the input shapes {shapes} do not fit the symbol: {err}") from None
+        if arg_shapes is None:
+            partial = self._symbol.infer_shape_partial(**shapes)[0]
+            unknown = [n for n, s in zip(self._symbol.list_arguments(), partial) if not s or 0 in s]
+            raise ShapeError(f"Module: cannot infer the shapes of {unknown} from input shapes "
+                             f"{shapes}")
+        arg_types, _, aux_types = self._symbol.infer_type(**types)
+        if key is not None:
+            names = lambda ts: None if ts is None else [np.dtype(t).name for t in ts]  # noqa: E731
+            store.save_record(key, {"shapes": [[list(x) for x in arg_shapes],
+                                               [list(x) for x in out_shapes],
+                                               [list(x) for x in aux_shapes]],
+                                    "types": [names(arg_types), names(aux_types)]})
+        return arg_shapes, out_shapes, aux_shapes, arg_types, aux_types
+
     def _local_input_shape(self, name: str) -> tuple[int, ...]:
         """An input's shape as this process feeds it (its share of the global batch)."""
         shape, axis = tuple(self._input_shapes[name]), self._batch_axes[name]
@@ -123,6 +146,34 @@ class BindingMixin:
         distributed.check_agreement(what, symbol=json.dumps(graph, sort_keys=True),
                                     shapes=repr(shapes),
                                     devices=str(len(self._placement.local_devices)))
+
+
+def _shape_record_key(graph: Any, shapes: dict, types: dict) -> str | None:
+    """The store's name for a shape inference result: the graph's fingerprint, the input shapes
+    and dtypes, and the environment (modjax's source, JAX's version and flags). None for graphs
+    with operators from outside modjax (a Custom op infers shapes with the user's code)."""
+    from .fingerprint import digest, environment
+    try:
+        return digest({"record": "shapes", "graph": graph.__fingerprint__(),
+                       "environment": environment(),
+                       "shapes": sorted((n, list(s)) for n, s in shapes.items()),
+                       "types": sorted((n, np.dtype(t).name) for n, t in types.items())})
+    except Exception:  # noqa: BLE001 - Unfingerprintable, or anything else: infer as usual
+        return None
+
+
+def _from_record(record: dict, graph: Any) -> tuple:
+    """A stored inference result, checked against the graph's argument/output/aux counts."""
+    (args, outs, aux), (arg_types, aux_types) = record["shapes"], record["types"]
+    counts = (len(graph.arg_names), len(graph.output_names), len(graph.aux_names))
+    if (len(args), len(outs), len(aux)) != counts or not all(
+            isinstance(d, int) for s in args + outs + aux for d in s) or \
+            (arg_types is not None and len(arg_types) != counts[0]) or \
+            (aux_types is not None and len(aux_types) != counts[2]):
+        raise ValueError("the record does not fit the symbol")
+    types = lambda ts: None if ts is None else [np.dtype(t).type for t in ts]  # noqa: E731
+    return ([tuple(s) for s in args], [tuple(s) for s in outs], [tuple(s) for s in aux],
+            types(arg_types), types(aux_types))
 
 
 def _batch_axis(desc: Any) -> int:

@@ -121,6 +121,11 @@ class BucketingModule(BaseModule):
         return sum(m.compile_count for m in self._buckets.values())
 
     @property
+    def load_count(self) -> int:
+        """Executables loaded from the on-disk store instead of compiled, over every bucket."""
+        return sum(m.load_count for m in self._buckets.values())
+
+    @property
     def buckets(self) -> dict[Any, Module]:
         return dict(self._buckets)
 

@@ -3,6 +3,11 @@
 Each executable is compiled ahead of time (``jax.jit(...).lower(...).compile()``) and kept
 under a key of (kind, input shapes and dtypes, trainable names, ...): a key seen before never
 compiles again, and ``compile_count``/``compile_log`` make every compile observable.
+
+With the compilation cache on (:mod:`modjax.config`), a new key is first looked up in the
+executable store on disk (:mod:`.exec_store`), keyed by the program's fingerprint rather than
+its HLO, so a second process loads it without tracing or lowering anything; a load is not a
+compile (``load_count``/``load_log`` count those).
 """
 from __future__ import annotations
 
@@ -25,20 +30,43 @@ class ExecutableCache:
         self._lock = threading.Lock()
         self.compile_count = 0
         self.compile_log: list[tuple[Any, float]] = []  # (key, seconds)
+        self.load_count = 0  # executables loaded from the on-disk store instead of compiled
+        self.load_log: list[tuple[Any, float]] = []  # (key, seconds)
 
     def get(self, key: Any, build: Callable[[], Any], args: Sequence[Any]) -> Any:
-        """The executable for ``key``; compiled from ``build()`` lowered on ``args`` if new."""
+        """The executable for ``key``; compiled from ``build()`` (a ``jax.jit`` function)
+        lowered on ``args`` if new, unless the on-disk store has it."""
         exe = self._table.get(key)
         if exe is not None:
             return exe
         with self._lock:
             exe = self._table.get(key)
             if exe is None:
-                tic = time.perf_counter()
-                exe = build().lower(*args).compile()
-                self.compile_count += 1
-                self.compile_log.append((key, time.perf_counter() - tic))
-                self._table[key] = exe
+                exe = self._table[key] = self._load_or_compile(key, build(), tuple(args))
+        return exe
+
+    def _load_or_compile(self, key: Any, fn: Any, args: tuple) -> Any:
+        from .exec_store import current_store
+        store = current_store()
+        name = store.key(key, fn, args) if store is not None else None
+        if name is not None:
+            tic = time.perf_counter()
+            exe = store.load(name, fn, args)
+            if exe is not None:
+                self.load_count += 1
+                self.load_log.append((key, time.perf_counter() - tic))
+                return exe
+        fresh = name is not None and not store.skipped(name)
+        tic = time.perf_counter()
+        if fresh:
+            with store.fresh_compile() as probe:
+                exe = fn.lower(*args).compile()
+        else:
+            exe = fn.lower(*args).compile()
+        self.compile_count += 1
+        self.compile_log.append((key, time.perf_counter() - tic))
+        if fresh and not probe.jax_cache_hit:
+            store.save(name, exe, fn, args)
         return exe
 
     def __contains__(self, key: Any) -> bool:
@@ -58,6 +86,10 @@ class StepFunctions:
 
     def __init__(self, graph: LoweredGraph):
         self.graph = graph
+
+    def __fingerprint__(self) -> str:
+        """What the traced programs depend on: the graph (see :mod:`.fingerprint`)."""
+        return self.graph.__fingerprint__()
 
     def _run(self, params: dict, aux: dict, inputs: dict, key: Any, is_train: bool):
         return self.graph.run({**params, **inputs}, aux, key, is_train)

@@ -15,6 +15,12 @@ class DispatchMixin:
     """precompile, steps_per_dispatch and the bound on queued steps for
     :class:`~modjax.module.Module`."""
 
+    @property
+    def load_count(self) -> int:
+        """How many executables this module loaded from the on-disk executable store instead of
+        compiling them (see :mod:`.exec_store`; a load is not counted in ``compile_count``)."""
+        return self._execs.load_count
+
     def precompile(self) -> int:
         """Compile, now, the executables this module will run at its bound shapes (the fused
         train step when an optimizer is set, and the inference forward); returns how many were

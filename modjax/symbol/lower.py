@@ -41,9 +41,11 @@ class LoweredGraph:
         aux_ids = {id(n) for n in aux_nodes}
         index = {id(n): i for i, n in enumerate(nodes)}
         self._plan: list[tuple] = []
+        self._var_attrs: dict[int, dict] = {}  # as lowered (for __fingerprint__)
         for i, node in enumerate(nodes):
             if node.is_variable:
                 self._plan.append(("aux" if id(node) in aux_ids else "arg", node.name))
+                self._var_attrs[i] = dict(node.attrs)
                 continue
             p = node.params
             ins = [(index[id(src)], idx) for src, idx, _ in node.inputs]
@@ -65,9 +67,52 @@ class LoweredGraph:
                         self.arg_rewrites.append((src.name, rules[arg]))
         self.loss_heads = [(not n.is_variable) and n.op.is_loss(n.params) for n, _ in sym._heads]
         self.needs_key = any(not n.is_variable and n.op.needs_key for n in nodes)
-        self._units = self._schedule(find_regions(nodes, self._heads))
         self._index = {id(n): i for i, n in enumerate(nodes)}
-        self._stacked = find_stacked_concats(nodes, self.loop_regions)
+        self._loops: tuple[list, dict] | None = None  # (units, stacked): found at first trace
+        self._fingerprint: str | None = None
+
+    @property
+    def _units(self) -> list[tuple]:
+        """Plain nodes and whole loop regions in run order (found when first needed: a program
+        loaded from the executable store never traces its graph)."""
+        if self._loops is None:
+            units = self._schedule(find_regions(self._nodes, self._heads))
+            regions = [u[1] for u in units if u[0] == "region"]
+            self._loops = (units, find_stacked_concats(self._nodes, regions))
+        return self._loops[0]
+
+    @property
+    def _stacked(self) -> dict:
+        """Concats of a region's per-step outputs, run as one stacked result (see ``_units``)."""
+        self._units  # noqa: B018 - computes both
+        return self._loops[1]
+
+    def __fingerprint__(self) -> str:
+        """sha256 of what this graph traces to, for the on-disk executable store: the plan fixed
+        at lowering (every operator with its parsed parameters and inputs, the variables with
+        their attributes as they were then), the heads, and the loop-step tags the JSON does
+        not show. Every operator must be modjax's own: a ``Custom`` op, or one added from
+        outside, runs code that no fingerprint covers (raises ``Unfingerprintable``)."""
+        if self._fingerprint is None:
+            import hashlib
+            from ..module.fingerprint import Unfingerprintable
+            regions: dict[int, int] = {}
+            h = hashlib.sha256()
+            for i, (node, entry) in enumerate(zip(self._nodes, self._plan)):
+                if entry[0] != "op":
+                    h.update(repr((entry, sorted(self._var_attrs[i].items()))).encode())
+                    continue
+                _, op, params, ins, n_args, aux_targets, name = entry
+                module = getattr(op.forward, "__module__", None) or ""
+                if op.name == "Custom" or not module.startswith("modjax."):
+                    raise Unfingerprintable(f"operator {op.name} ({module})")
+                tag = None if node.step_tag is None else (
+                    regions.setdefault(id(node.step_tag[0]), len(regions)), node.step_tag[1])
+                h.update(repr((op.name, name, sorted((k, repr(v)) for k, v in params.items()),
+                               ins, n_args, aux_targets, tag)).encode())
+            h.update(repr(self._heads).encode())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     @property
     def loop_regions(self) -> list[LoopRegion]:
