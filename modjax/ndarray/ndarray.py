@@ -23,6 +23,16 @@ def _device_put(value: Any, ctx: Context | None) -> jax.Array:
     return jax.device_put(value, dev)
 
 
+def _to_jax(data: Any) -> jax.Array:
+    """``jnp.asarray(data)``; a numpy array goes by ``jax.device_put``, which gives the same
+    array (dtype canonicalised, a copy) without compiling a staging program per shape."""
+    if isinstance(data, jax.Array):
+        return data
+    if type(data) is np.ndarray and data.dtype != object:
+        return jax.device_put(data)
+    return jnp.asarray(data)
+
+
 class NDArray:
     """An n-dimensional array on a device (``ctx``), mutable like MXNet's."""
 
@@ -34,8 +44,7 @@ class NDArray:
         self._base = _base
         self._index = _index
         self._ctx = ctx
-        self._arr = None if _base is not None else (
-            data if isinstance(data, jax.Array) else jnp.asarray(data))
+        self._arr = None if _base is not None else _to_jax(data)
 
     # -- the wrapped buffer --------------------------------------------------------------------
     @property
