@@ -27,7 +27,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import serialization
 
 from ..base import FLAG_TO_DTYPE, MXNetError
 from ..ndarray.ndarray import NDArray
@@ -207,6 +206,7 @@ class Updater:
                 sched["attrs"] = encode_value(sched["attrs"])
             else:
                 tree["optimizer"]["lr_scheduler"] = {"none": True}
+        from flax import serialization  # lazily: importing flax costs ~0.1 s at start-up
         return serialization.msgpack_serialize(tree)
 
     def set_states(self, states: Any) -> None:
@@ -233,6 +233,7 @@ class Updater:
         self.states_synced = dict.fromkeys(self.states.keys(), False)
 
     def _set_from_msgpack(self, data: bytes) -> None:
+        from flax import serialization
         try:
             tree = serialization.msgpack_restore(data)
         except Exception as err:  # noqa: BLE001 - any decoding failure is a corrupt file
