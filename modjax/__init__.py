@@ -34,8 +34,6 @@ try:
     from . import io, callback, monitor  # noqa: F401,E402
     from . import monitor as mon  # noqa: F401,E402
     from . import rnn  # noqa: F401,E402
-    from . import recordio, image  # noqa: F401,E402
-    from . import image as img  # noqa: F401,E402
     from . import operator  # noqa: F401,E402  (mx.operator: CustomOp, CustomOpProp, register)
     from . import kvstore  # noqa: F401,E402
     from . import kvstore as kv  # noqa: F401,E402
@@ -43,3 +41,19 @@ finally:
     if _pause_gc:
         _gc.freeze()
         _gc.enable()
+
+# The image stack (PIL and the augmenters, ~50 ms to import) loads when first used.
+_LAZY = {"recordio": "recordio", "image": "image", "img": "image"}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'modjax' has no attribute {name!r}")
+    import importlib
+    module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+    globals()[name] = module
+    return module
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY))
