@@ -20,7 +20,8 @@ def model() -> mx.sym.Symbol:
     data = mx.sym.Variable("data")
     fc1 = mx.sym.FullyConnected(data, num_hidden=8, name="fc1")
     act = mx.sym.Activation(fc1, act_type="tanh", name="act")
-    fc2 = mx.sym.FullyConnected(act, num_hidden=3, name="fc2")
+    drop = mx.sym.Dropout(mx.sym.BatchNorm(act, name="bn"), p=0.25, name="drop")  # a key, aux
+    fc2 = mx.sym.FullyConnected(drop, num_hidden=3, name="fc2")
     return mx.sym.SoftmaxOutput(fc2, name="softmax")
 
 
@@ -50,9 +51,10 @@ def main() -> None:
     donated = first.is_deleted()
     mod.forward(mx.io.DataBatch([mx.nd.array(x[0])], [mx.nd.array(y[0])]), is_train=False)
     out = mod.get_outputs()[0].asnumpy()
-    arg, _ = mod.get_params()
+    arg, aux = mod.get_params()
+    arrays = {**arg, **aux}
     print(json.dumps({
-        "out": out.tolist(), "params": {k: v.asnumpy().tolist() for k, v in sorted(arg.items())},
+        "out": out.tolist(), "params": {k: v.asnumpy().tolist() for k, v in sorted(arrays.items())},
         "compile_count": mod.compile_count, "load_count": mod.load_count,
         "compiled": [key[0] for key, _ in mod.compile_log],
         "loaded": [key[0] for key, _ in mod._execs.load_log],

@@ -244,8 +244,9 @@ def args_fingerprint(args: tuple) -> Any:
     out = []
     for x in leaves:
         if isinstance(x, jax.Array):
-            out.append(["array", list(x.shape), str(x.dtype), bool(x.weak_type),
-                        describe_sharding(x.sharding), bool(getattr(x, "_committed", True))])
+            weak = bool(getattr(x, "weak_type", False))  # PRNG key arrays have none
+            out.append(["array", list(x.shape), str(x.dtype), weak, describe_sharding(x.sharding),
+                        bool(getattr(x, "_committed", True))])
         elif isinstance(x, jax.ShapeDtypeStruct):
             out.append(["sds", list(x.shape), str(x.dtype), bool(x.weak_type),
                         describe_sharding(x.sharding)])
