@@ -75,11 +75,12 @@ class DispatchMixin:
         keys = jnp.stack([next_key() for _ in batches]) if self._graph.needs_key else None
         state.sync_learning_rate()
         args = (state.params, state.aux, state.opt_state, stacked, keys)
-        trainable, step = self._trainable, state.tx.step
+        trainable, step, fns = self._trainable, state.tx.step, self._fns
         exe_key = ("train_steps", len(batches), self._inputs_key, state.layout_key, trainable,
                    state.tx_version)
+        # the program closes over what it runs, not self: the executable store keys it by that
         exe = self._execs.get(exe_key, lambda: jax.jit(
-            lambda p, a, o, i, k, trainable: self._fns.train_steps(step, p, a, o, i, k, trainable),
+            lambda p, a, o, i, k, trainable: fns.train_steps(step, p, a, o, i, k, trainable),
             static_argnames="trainable", donate_argnums=(0, 1, 2)), args + (trainable,))
         state.params, state.aux, state.opt_state, outs = exe(*args)
         self._pending, self._grads = None, {}
