@@ -108,8 +108,8 @@ class LoweredGraph:
                     raise Unfingerprintable(f"operator {op.name} ({module})")
                 tag = None if node.step_tag is None else (
                     regions.setdefault(id(node.step_tag[0]), len(regions)), node.step_tag[1])
-                h.update(repr((op.name, name, sorted((k, repr(v)) for k, v in params.items()),
-                               ins, n_args, aux_targets, tag)).encode())
+                h.update(repr((op.name, name, sorted(params.items()), ins, n_args, aux_targets,
+                               tag)).encode())
             h.update(repr(self._heads).encode())
             self._fingerprint = h.hexdigest()
         return self._fingerprint
