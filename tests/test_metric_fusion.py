@@ -79,7 +79,8 @@ def test_speedometer_keeps_the_fast_path_and_a_custom_callback_does_not():
     assert kinds(mod) == ["train_step"]
 
 
-def intermediate(metric, skip=(), read_early=()):
+def bound_module():
+    """A bound, initialised module with an optimizer, and its 4-batch iterator."""
     x, y = data(64)
     it = mx.io.NDArrayIter(x, y, batch_size=16)
     mx.random.seed(1)
@@ -87,6 +88,11 @@ def intermediate(metric, skip=(), read_early=()):
     mod.bind(it.provide_data, it.provide_label)
     mod.init_params(mx.init.Xavier())
     mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.5})
+    return mod, it
+
+
+def intermediate(metric, skip=(), read_early=()):
+    mod, it = bound_module()
     values = []
     for epoch in range(3):
         it.reset()
@@ -112,13 +118,15 @@ def test_intermediate_api_fuses_after_the_first_update_metric():
     assert [k[-1] is not None for k in host_mod._execs._table if k[0] == "train_step"] == [False]
 
 
+def two_accuracies(cls):
+    comp = mx.metric.CompositeEvalMetric()
+    comp.add(cls())
+    comp.add(cls(name="acc2"))
+    return comp
+
+
 def test_composite_of_accuracies_is_fused_and_children_read_directly():
-    def make(cls):
-        comp = mx.metric.CompositeEvalMetric()
-        comp.add(cls())
-        comp.add(cls(name="acc2"))
-        return comp
-    fused_comp, host_comp = make(mx.metric.Accuracy), make(HostAccuracy)
+    fused_comp, host_comp = two_accuracies(mx.metric.Accuracy), two_accuracies(HostAccuracy)
     fast, _, _ = train_fit("pad", False, None, fused_comp)
     train_fit("pad", False, 1, host_comp)
     assert "train_epoch" in kinds(fast)
@@ -189,21 +197,10 @@ def test_bucketing_module_fuses_accuracy_in_every_bucket_with_one_compile_each()
 
 
 def test_a_child_read_directly_sees_the_composites_fused_updates():
-    def make(cls):
-        comp = mx.metric.CompositeEvalMetric()
-        comp.add(cls())
-        comp.add(cls(name="acc2"))
-        return comp
     reads = {}
     for cls in (mx.metric.Accuracy, HostAccuracy):
-        comp = make(cls)
-        x, y = data(64)
-        it = mx.io.NDArrayIter(x, y, batch_size=16)
-        mx.random.seed(1)
-        mod = mx.mod.Module(mlp())
-        mod.bind(it.provide_data, it.provide_label)
-        mod.init_params(mx.init.Xavier())
-        mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 0.5})
+        comp = two_accuracies(cls)
+        mod, it = bound_module()
         got = []
         for _ in range(2):
             it.reset()

@@ -127,9 +127,14 @@ class EvalMetric:
         """Note that ``source`` (a Module's on-device running sums of this metric's stats, with
         a ``drain() -> stats or None`` method) holds updates for this metric; they are fetched
         in one transfer at the next read, so the host never waits for the device per batch."""
+        self._queue_once("stats", source)
+
+    def _queue_once(self, kind: str, payload: Any) -> None:
+        """Queue ``(kind, payload)`` unless it is already the newest entry (a repeat adds nothing:
+        draining a source, or flushing a parent, takes everything it holds)."""
         pending = self.__dict__.setdefault("_pending", [])
-        if not pending or pending[-1] != ("stats", source):
-            pending.append(("stats", source))
+        if not pending or pending[-1] != (kind, payload):
+            pending.append((kind, payload))
 
     def _apply_pending(self, kind: str, payload: Any) -> None:
         self.__dict__["_flushing"] = True
@@ -343,11 +348,17 @@ class CompositeEvalMetric(EvalMetric):
             return MetricValueError(f"Metric index {index} is out of range 0 and "
                                     f"{len(self.metrics)}")
 
+    @staticmethod
+    def _select(labels: dict, preds: dict, label_names: Names, output_names: Names) -> tuple:
+        """The labels and outputs named (all where the names are None), in their order."""
+        if label_names is not None:
+            labels = OrderedDict([i for i in labels.items() if i[0] in label_names])
+        if output_names is not None:
+            preds = OrderedDict([i for i in preds.items() if i[0] in output_names])
+        return labels, preds
+
     def update_dict(self, labels: dict[str, Any], preds: dict[str, Any]) -> None:
-        if self.label_names is not None:
-            labels = OrderedDict([i for i in labels.items() if i[0] in self.label_names])
-        if self.output_names is not None:
-            preds = OrderedDict([i for i in preds.items() if i[0] in self.output_names])
+        labels, preds = self._select(labels, preds, self.label_names, self.output_names)
         for metric in self.metrics:
             metric.update_dict(labels, preds)
 
@@ -356,19 +367,14 @@ class CompositeEvalMetric(EvalMetric):
             metric.update(labels, preds)
 
     def _defer_update_dict(self, labels: dict[str, Any], preds: dict[str, Any], window: int = 2) -> None:
-        if self.label_names is not None:
-            labels = OrderedDict([i for i in labels.items() if i[0] in self.label_names])
-        if self.output_names is not None:
-            preds = OrderedDict([i for i in preds.items() if i[0] in self.output_names])
+        labels, preds = self._select(labels, preds, self.label_names, self.output_names)
         for metric in self.metrics:
             metric._defer_update_dict(labels, preds, window)
 
     def _defer_stats(self, source: Any) -> None:
         super()._defer_stats(source)
         for metric in self.metrics:  # a child read directly flushes this queue first
-            pending = metric.__dict__.setdefault("_pending", [])
-            if not pending or pending[-1] != ("parent", self):
-                pending.append(("parent", self))
+            metric._queue_once("parent", self)
 
     def _add_stats(self, stats: Any) -> None:
         for metric, part in zip(self.metrics, stats):
@@ -388,10 +394,7 @@ class CompositeEvalMetric(EvalMetric):
         label_names, output_names = self.label_names, self.output_names
 
         def fused(labels: dict, preds: dict) -> Any:
-            if label_names is not None:
-                labels = OrderedDict([i for i in labels.items() if i[0] in label_names])
-            if output_names is not None:
-                preds = OrderedDict([i for i in preds.items() if i[0] in output_names])
+            labels, preds = self._select(labels, preds, label_names, output_names)
             return tuple(fn(labels, preds) for _, fn in children)
         key = json.dumps([label_names, output_names, [k for k, _ in children]], default=str)
         return key, fused

@@ -46,9 +46,7 @@ class DeviceEpochMixin:
         if steps_per_dispatch == 1 or monitor is not None or sparse_row_id_fn is not None \
                 or type(train_data) is not NDArrayIter or not _metric_only(batch_end_callback):
             return None
-        state = self._state
-        if state.tx is None or not self._trainable or not all(self._graph.loss_heads) \
-                or any(r == "add" for r in self._grad_req.values()) or self._monitor is not None \
+        if not self._steps_batchable() or not self._trainable \
                 or self._graph.needs_key or len(self._context) != 1 \
                 or self._placement.multi_process or self._fusion is None \
                 or self._fusion[0] is not eval_metric \

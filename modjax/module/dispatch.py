@@ -42,6 +42,13 @@ class DispatchMixin:
                                   key, sums), metric_key, metric_stats)
         return self._execs.compile_count - before
 
+    def _steps_batchable(self) -> bool:
+        """Whether training steps can run as fused steps inside one executable: an optax-style
+        optimizer, every output a loss head (no head gradients to wait for), no
+        ``grad_req='add'`` sums and no monitor looking between steps."""
+        return (self._state.tx is not None and all(self._graph.loss_heads)
+                and not any(r == "add" for r in self._grad_req.values()) and self._monitor is None)
+
     def _bound_inflight(self, outputs: list) -> None:
         """Keep at most ``config.max_inflight`` steps queued: XLA's in-process collectives on a
         CPU mesh deadlock under an unbounded queue, and on accelerators it bounds host memory."""
@@ -56,9 +63,7 @@ class DispatchMixin:
         """Train on consecutive same-shape batches as ONE ``lax.scan`` executable; yields each
         batch after making its step's outputs current (for update_metric)."""
         state = self._state
-        fusable = (len(batches) > 1 and state.tx is not None and all(self._graph.loss_heads)
-                   and not any(r == "add" for r in self._grad_req.values()) and self._monitor is None)
-        if not fusable:
+        if len(batches) < 2 or not self._steps_batchable():
             for batch in batches:
                 self.forward_backward(batch)
                 self.update()

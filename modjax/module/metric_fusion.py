@@ -28,7 +28,7 @@ class MetricFusionMixin:
 
     _fusion: tuple | None = None  # (owner metric, its token, key, fn) or None
     _fusion_owner: Any = None  # the last metric considered (fusible or not)
-    _step_stats: tuple | None = None  # (token, stats) of the last fused step
+    _step_stats: "StatsAccumulator | None" = None  # sums holding the last fused step's stats
     _step_labels: Any = None  # the batch labels the last training forward loaded
 
     def _prefer_metric(self, eval_metric: Any) -> None:
